@@ -1,0 +1,52 @@
+"""The batch job's one settings object, read from PROFILE_ENGINE_* variables (CLI flags override)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EngineSettings(BaseSettings):
+    """Inputs, outputs and knobs of `profile-engine run`. AWS credentials come from the
+    usual AWS_* variables or the instance role; Dask tuning stays in DASK_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="PROFILE_ENGINE_", frozen=True, extra="ignore")
+
+    events: str = Field(
+        "demo-data/events",
+        description="Event log root: local path or s3://bucket/prefix, Hive-partitioned by dt=.",
+    )
+    replica_url: str = Field(
+        "sqlite:///demo-data/shop.db", description="SQLAlchemy URL of the replica tables."
+    )
+    table: str = Field("recsvc", min_length=3, description="DynamoDB table to publish to.")
+    aws_region: str = Field("us-east-1", description="AWS region of DynamoDB and S3.")
+    dynamodb_endpoint_url: str | None = Field(None, description="Unset on AWS.")
+    s3_endpoint_url: str | None = Field(None, description="Unset on AWS.")
+    scheduler: str | None = Field(
+        None, description="tcp://HOST:PORT of an existing Dask scheduler; unset: LocalCluster."
+    )
+    workers: int = Field(2, ge=1, description="LocalCluster worker processes.")
+    worker_memory: str = Field("2GiB", description="LocalCluster memory limit per worker.")
+    quarantine: str | None = Field(
+        None, description="Where malformed event lines are written (path or s3://); unset: dropped."
+    )
+    ttl_days: float = Field(
+        14.0, gt=0, description="Published items expire this long after the run (DynamoDB TTL)."
+    )
+    as_of: str | None = Field(
+        None, description="Reference time for recency (ISO-8601); unset: the newest event."
+    )
+    neighbours: int = Field(20, ge=1, le=50, description="Item neighbours kept per product.")
+    recommendations: int = Field(50, ge=1, le=100, description="Recommendations kept per user.")
+    history: int = Field(
+        50, ge=2, description="Most recent distinct products per user used for co-occurrence."
+    )
+    partition_rows: int = Field(
+        50_000, ge=1000, description="Rows per partition when reading replica tables."
+    )
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> EngineSettings:
+        """Read PROFILE_ENGINE_* variables; ``overrides`` (CLI flags) win when not None."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
