@@ -1,0 +1,166 @@
+"""Publish one generation to DynamoDB: write every item, then the manifest, then flip the pointer.
+
+Readers follow the pointer item, so until the flip nobody sees the new generation: a run
+that dies halfway leaves the last good one served and its own items expire by TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
+from recsvc.store import schema
+
+log = logging.getLogger(__name__)
+
+# BatchWriteItem accepts at most 25 put/delete requests per call (DynamoDB limit).
+BATCH_WRITE_LIMIT = 25
+# Unprocessed items are retried this many times with capped, jittered backoff, then we give up.
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+
+
+class PublishError(RuntimeError):
+    """The generation could not be written completely; the pointer was not flipped."""
+
+
+@dataclass
+class GenerationData:
+    """Everything one run publishes; the collections are iterated once, in this order."""
+
+    manifest: Manifest
+    profiles: Iterable[Profile]
+    neighbours: Iterable[Neighbours]
+    popular: Iterable[PopularList]
+    segment_members: Iterable[tuple[str, SegmentMember]]
+
+
+@dataclass
+class PublishReport:
+    generation: str
+    items: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    retried_items: int = 0
+    seconds: float = 0.0
+    previous_generation: str | None = None
+
+
+def new_generation_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique across concurrent runs: 20261124T193412Z-3f9a1c."""
+    now = now or datetime.now(UTC)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def dynamodb_client(region: str, endpoint_url: str | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Throttling is handled by our own UnprocessedItems loop and botocore's adaptive mode.
+    config = Config(retries={"max_attempts": 5, "mode": "adaptive"}, max_pool_connections=16)
+    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+def _chunks(items: Iterable[schema.Item], size: int) -> Iterator[list[schema.Item]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def write_items(
+    client: Any,
+    table: str,
+    items: Iterable[schema.Item],
+    report: PublishReport,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """BatchWriteItem in chunks of 25; UnprocessedItems retried with capped backoff."""
+    written = 0
+    for chunk in _chunks(items, BATCH_WRITE_LIMIT):
+        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in chunk]
+        for attempt in range(MAX_ATTEMPTS):
+            response = client.batch_write_item(RequestItems={table: pending})
+            report.batches += 1
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            report.retried_items += len(pending)
+            # Full jitter (AWS architecture blog): spreads retries of concurrent writers.
+            sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
+        else:
+            raise PublishError(
+                f"{len(pending)} items still unprocessed after {MAX_ATTEMPTS} attempts "
+                f"(table {table} throttled?)"
+            )
+        written += len(chunk)
+    return written
+
+
+def current_generation(client: Any, table: str) -> str | None:
+    item = client.get_item(TableName=table, Key=schema.pointer_key(), ConsistentRead=True).get("Item")
+    return schema.decode_pointer(item)[0] if item else None
+
+
+def flip_pointer(client: Any, table: str, generation: str, published_at: str, expected: str | None) -> None:
+    """Point readers at ``generation``; refuses if another run flipped it since we started."""
+    if expected is None:
+        condition: dict[str, Any] = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": schema.PK},
+        }
+    else:
+        condition = {
+            "ConditionExpression": "#gen = :expected",
+            "ExpressionAttributeNames": {"#gen": schema.GENERATION},
+            "ExpressionAttributeValues": {":expected": {"S": expected}},
+        }
+    try:
+        client.put_item(
+            TableName=table, Item=schema.encode_pointer(generation, published_at), **condition
+        )
+    except client.exceptions.ConditionalCheckFailedException as exc:
+        raise PublishError(
+            f"the served generation changed while this run published (expected {expected!r}); "
+            "not flipping over a concurrent run"
+        ) from exc
+
+
+def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -> PublishReport:
+    """Write the whole generation, then flip the pointer. Raises PublishError; on any
+    error the pointer is untouched and the previous generation stays served."""
+    started = time.perf_counter()
+    gen = data.manifest.generation
+    report = PublishReport(generation=gen)
+    report.previous_generation = current_generation(client, table)
+    expires_at = int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
+
+    sections: list[tuple[str, Iterable[schema.Item]]] = [
+        ("profiles", (schema.encode_profile(gen, p, expires_at) for p in data.profiles)),
+        ("neighbours", (schema.encode_neighbours(gen, n, expires_at) for n in data.neighbours)),
+        ("popular", (schema.encode_popular(gen, p, expires_at) for p in data.popular)),
+        (
+            "segment_members",
+            (schema.encode_segment_member(gen, s, m, expires_at) for s, m in data.segment_members),
+        ),
+    ]
+    try:
+        for name, items in sections:
+            report.items[name] = write_items(client, table, items, report)
+            log.info("published %d %s items of generation %s", report.items[name], name, gen)
+        # The manifest goes last among the data: a manifest means the data is complete.
+        write_items(client, table, [schema.encode_manifest(data.manifest, expires_at)], report)
+    except PublishError:
+        raise
+    except Exception as exc:
+        raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
+    flip_pointer(client, table, gen, data.manifest.published_at, report.previous_generation)
+    report.seconds = time.perf_counter() - started
+    return report
