@@ -31,10 +31,10 @@ $(DYNALITE):
 	npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent dynalite@4.0.0
 
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m scripts.demo
 
 serve: venv
-	$(BIN)/python scripts/demo.py --serve
+	$(BIN)/python -m scripts.demo --serve
 
 test: venv $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -87,8 +87,12 @@ class Proc:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto in server mode on a free loopback port; yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # moto's werkzeug logs one line per request; keep test and demo output readable.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

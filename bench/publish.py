@@ -1,0 +1,75 @@
+"""Benchmark: publishing a generation to DynamoDB (moto server on loopback).
+
+Prints items/s for `profile_engine.publish.write_items` (BatchWriteItem x25) and, in the
+same run, for one PutItem per item (the baseline), and their ratio. moto is far slower
+than DynamoDB per request, so read the ratio, not the absolute figures.
+
+    .venv/bin/python bench/publish.py [--items 5000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from profile_engine import publish as pub
+from recsvc.models import Profile, ScoredItem
+from recsvc.store import schema
+
+
+def items(gen: str, n: int) -> list[schema.Item]:
+    recs = tuple(ScoredItem(f"p{j}", 1.0 / (j + 1), "because you viewed p1") for j in range(50))
+    return [schema.encode_profile(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = pub.dynamodb_client("us-east-1", f"http://{host}:{port}")
+        client.create_table(**schema.table_definition("bench"))
+        results = {}
+
+        batch = items("batched", args.items)
+        started = time.perf_counter()
+        pub.write_items(client, "bench", batch, pub.PublishReport("batched"))
+        results["batch_write_25"] = time.perf_counter() - started
+
+        single = items("single", args.items)
+        started = time.perf_counter()
+        for item in single:
+            client.put_item(TableName="bench", Item=item)
+        results["put_item_each"] = time.perf_counter() - started
+    finally:
+        server.stop()
+
+    base = results["put_item_each"]
+    rows = [
+        {"name": name, "seconds": round(s, 3), "items_per_s": round(args.items / s),
+         "ratio_vs_put_item": round(base / s, 2)}
+        for name, s in results.items()
+    ]
+    print(f"{'method':<18} {'seconds':>8} {'items/s':>9} {'x PutItem':>10}")
+    for r in rows:
+        print(f"{r['name']:<18} {r['seconds']:>8.2f} {r['items_per_s']:>9} {r['ratio_vs_put_item']:>10.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"items": args.items, "results": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
