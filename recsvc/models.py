@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 
@@ -73,3 +74,53 @@ class Manifest:
     metrics: dict[str, float] = field(default_factory=dict)
     segments: tuple[SegmentInfo, ...] = ()
     categories: tuple[str, ...] = ()
+
+
+# -- request/response values of the online service ------------------------------------------
+
+
+class Source(enum.Enum):
+    """Where a recommendation came from (mirrors the proto's Source enum)."""
+
+    CACHE = "cache"
+    STORE = "store"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendQuery:
+    """A validated Recommend request (bounds enforced by server/convert.py)."""
+
+    user_id: str
+    k: int = 10
+    viewed_product_id: str = ""
+    cart_product_ids: tuple[str, ...] = ()
+    category: str = ""
+    exclude_product_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    items: tuple[ScoredItem, ...]
+    source: Source
+    # The generation the answer was computed from; "" when none is known.
+    generation: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What serving needs to know about a candidate product (from its Neighbours item)."""
+
+    category: str
+    in_stock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentQuery:
+    """A validated Segment request."""
+
+    name: str
+    page_size: int = 100
+    resume_token: str = ""
+    # Stop after this many members; 0: all.
+    limit: int = 0

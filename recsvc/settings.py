@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         0, ge=0, le=65535, description="Prometheus /metrics HTTP port; 0 disables it."
     )
 
+    store: Literal["dynamodb", "memory"] = Field(
+        "dynamodb",
+        description="Profile store backend. memory: an empty in-process store (no AWS), "
+        "for trying the server; generations must be published into it by code.",
+    )
     table: str = Field("recsvc", min_length=3, description="DynamoDB table of the generations.")
     aws_region: str = Field("us-east-1", description="AWS region of DynamoDB and S3.")
     dynamodb_endpoint_url: str | None = Field(
@@ -28,7 +33,19 @@ class Settings(BaseSettings):
     )
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint; unset on AWS.")
     store_timeout_s: float = Field(
-        1.0, gt=0, description="Upper bound of one store call; the request deadline may cut it shorter."
+        1.0,
+        gt=0,
+        description="Upper bound of one store call; the request deadline may cut it shorter.",
+    )
+    store_attempts: int = Field(
+        2,
+        ge=1,
+        le=5,
+        description="Attempts per DynamoDB call (botocore 'standard' retries, 1 = no retry); "
+        "low because the request deadline is short and the fallback lists cover outages.",
+    )
+    store_connect_timeout_s: float = Field(
+        0.5, gt=0, description="TCP connect timeout to DynamoDB; short so an outage is seen fast."
     )
 
     cache: Literal["auto", "redis", "memory", "none"] = Field(
@@ -43,7 +60,10 @@ class Settings(BaseSettings):
     )
     cache_ttl_s: float = Field(300.0, gt=0, description="TTL of cached profiles and lists.")
     cache_ttl_jitter: float = Field(
-        0.1, ge=0, le=0.5, description="TTL is spread by +-this share so hot keys don't expire together."
+        0.1,
+        ge=0,
+        le=0.5,
+        description="TTL is spread by +-this share so hot keys don't expire together.",
     )
     negative_ttl_s: float = Field(
         60.0, gt=0, description="TTL of 'unknown user' entries: spares the store repeated misses."
@@ -60,6 +80,13 @@ class Settings(BaseSettings):
 
     grace_s: float = Field(
         20.0, ge=0, description="SIGTERM drain period; keep below the ECS stop timeout (30 s)."
+    )
+    drain_delay_s: float = Field(
+        1.0,
+        ge=0,
+        description="On SIGTERM, health reports NOT_SERVING this long before the server stops "
+        "accepting calls, so health-checking clients move away first. Counts against "
+        "the ECS stop timeout together with grace_s.",
     )
     segment_tokens: str = Field(
         "",

@@ -1,0 +1,235 @@
+"""Cache-aside over any Cache: jittered TTLs, negative entries, one in-flight fetch per key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from recsvc.cache import keys
+from recsvc.cache.base import Cache
+from recsvc.cache.codec import Kind
+from recsvc.errors import CacheUnavailable, StoreUnavailable
+
+__all__ = ["CacheAside", "Fetched", "jittered_ttl"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Stored for ids the store does not have ("unknown user"): spares the store repeated
+# misses. Codecs never produce empty values, so it cannot collide with a real one.
+NEGATIVE = b""
+# After a cache failure, skip the cache this long: a dead or black-holed Redis then
+# costs one timeout per second, not one per request.
+CACHE_RETRY_AFTER_S = 1.0
+# This many store failures in a row mark the store down for STORE_RETRY_AFTER_S: in an
+# outage one request per period pays a timeout and the rest fall back at once. Isolated
+# failures (a throttled call) never trip it.
+STORE_FAILURES_TO_TRIP = 5
+STORE_RETRY_AFTER_S = 1.0
+
+
+def jittered_ttl(ttl_s: float, jitter: float, rng: random.Random) -> float:
+    """``ttl_s`` spread uniformly by +-``jitter`` (a share), so entries written together
+    (a burst after a generation flip) don't all expire together."""
+    return ttl_s * rng.uniform(1.0 - jitter, 1.0 + jitter)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched(Generic[T]):
+    """One looked-up id: ``value`` None means the store does not have it."""
+
+    value: T | None
+    cached: bool
+
+
+Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
+
+
+class CacheAside:
+    """Looks ids up in the cache, fetches the misses from the store in one batch, and
+    writes them back. Concurrent lookups of the same key share one store fetch.
+
+    ``counters`` (hits, misses, negative_hits, fetches, cache_errors, ...) are for
+    metrics and tests."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        prefix: str,
+        ttl_s: float,
+        jitter: float,
+        negative_ttl_s: float,
+        fetch_timeout_s: float,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache = cache
+        self._prefix = prefix
+        self._ttl_s = ttl_s
+        self._jitter = jitter
+        self._negative_ttl_s = negative_ttl_s
+        self._fetch_timeout_s = fetch_timeout_s
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._cache_down_until = 0.0
+        self._cache_healthy = True
+        self._store_failures = 0
+        self._store_down_until = 0.0
+        # cache key -> the future of the store fetch that will produce it.
+        self._inflight: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counters: Counter[str] = Counter()
+
+    async def get_many(
+        self, kind: Kind[T], generation: str, ids: Sequence[str], fetch: Fetch[T]
+    ) -> dict[str, Fetched[T]]:
+        """``ids`` (deduplicated, in order) -> Fetched. Raises StoreUnavailable when the
+        store fetch of a miss fails; cache failures only count as misses."""
+        wanted = {i: keys.build(self._prefix, generation, kind.name, i) for i in ids}
+        if not wanted:
+            return {}
+        raw = await self._cache_get(list(wanted.values()))
+        result: dict[str, Fetched[T]] = {}
+        missing: list[str] = []
+        for id_, key in wanted.items():
+            value = raw.get(key)
+            if value is None:
+                missing.append(id_)
+            elif value == NEGATIVE:
+                self.counters["negative_hits"] += 1
+                result[id_] = Fetched(None, cached=True)
+            else:
+                self.counters["hits"] += 1
+                result[id_] = Fetched(kind.decode(value), cached=True)
+        self.counters["misses"] += len(missing)
+        if missing:
+            for future, group in self._join_or_start(kind, wanted, missing, fetch).items():
+                # shield: a caller whose deadline passes stops waiting, but the fetch
+                # goes on for the other callers sharing it (and fills the cache).
+                found = await asyncio.shield(future)
+                for id_ in group:
+                    result[id_] = Fetched(found.get(id_), cached=False)
+        return {id_: result[id_] for id_ in wanted}
+
+    def _join_or_start(
+        self, kind: Kind[T], wanted: dict[str, str], missing: list[str], fetch: Fetch[T]
+    ) -> dict[asyncio.Future[Mapping[str, Any]], list[str]]:
+        groups: dict[asyncio.Future[Mapping[str, Any]], list[str]] = {}
+        new: list[str] = []
+        for id_ in missing:
+            future = self._inflight.get(wanted[id_])
+            if future is None:
+                new.append(id_)
+            else:
+                self.counters["joined"] += 1
+                groups.setdefault(future, []).append(id_)
+        if new:
+            future = asyncio.get_running_loop().create_future()
+            # Nobody may be left awaiting a failed fetch; don't warn about it then.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            new_keys = {id_: wanted[id_] for id_ in new}
+            for key in new_keys.values():
+                self._inflight[key] = future
+            task = asyncio.create_task(self._fetch_and_fill(kind, new_keys, fetch, future))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            groups[future] = new
+        return groups
+
+    async def _fetch_and_fill(
+        self,
+        kind: Kind[T],
+        new_keys: dict[str, str],
+        fetch: Fetch[T],
+        future: asyncio.Future[Mapping[str, Any]],
+    ) -> None:
+        try:
+            found = await self._fetch(fetch, list(new_keys))
+            future.set_result(found)
+            entries: dict[str, tuple[bytes, float]] = {}
+            for id_, key in new_keys.items():
+                if id_ in found:
+                    ttl = jittered_ttl(self._ttl_s, self._jitter, self._rng)
+                    entries[key] = (kind.encode(found[id_]), ttl)
+                else:
+                    ttl = jittered_ttl(self._negative_ttl_s, self._jitter, self._rng)
+                    entries[key] = (NEGATIVE, ttl)
+            await self._cache_set(entries)
+        except BaseException as exc:  # noqa: B036 - hand every outcome to the waiters
+            if not future.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            # Only now: until the cache holds the values, newcomers join this fetch.
+            for key in new_keys.values():
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+
+    async def _fetch(self, fetch: Fetch[T], ids: list[str]) -> Mapping[str, T]:
+        tripped = self._store_failures >= STORE_FAILURES_TO_TRIP
+        if tripped and self._clock() < self._store_down_until:
+            self.counters["store_short_circuits"] += 1
+            raise StoreUnavailable("the store failed repeatedly; not trying for a moment")
+        self.counters["fetches"] += 1
+        try:
+            async with asyncio.timeout(self._fetch_timeout_s):
+                found = await fetch(ids)
+        except (TimeoutError, StoreUnavailable) as exc:
+            self._store_failures += 1
+            if self._store_failures >= STORE_FAILURES_TO_TRIP:
+                if self._clock() >= self._store_down_until:
+                    log.warning("store failed %d times in a row; falling back for %.1fs",
+                                self._store_failures, STORE_RETRY_AFTER_S)
+                self._store_down_until = self._clock() + STORE_RETRY_AFTER_S
+            if isinstance(exc, TimeoutError):
+                raise StoreUnavailable("store fetch timed out") from exc
+            raise
+        self._store_failures = 0
+        return found
+
+    async def _cache_get(self, cache_keys: list[str]) -> dict[str, bytes]:
+        if self._clock() < self._cache_down_until:
+            self.counters["cache_skipped"] += 1
+            return {}
+        try:
+            hits = await self.cache.get_many(cache_keys)
+        except CacheUnavailable as exc:
+            self._cache_failed(exc)
+            return {}
+        if not self._cache_healthy:
+            self._cache_healthy = True
+            log.info("cache %s answers again", self.cache.name)
+        return hits
+
+    async def _cache_set(self, entries: dict[str, tuple[bytes, float]]) -> None:
+        if self._clock() < self._cache_down_until:
+            return
+        try:
+            await self.cache.set_many(entries)
+        except CacheUnavailable as exc:
+            self._cache_failed(exc)
+
+    def _cache_failed(self, exc: CacheUnavailable) -> None:
+        self.counters["cache_errors"] += 1
+        if self._cache_healthy:
+            self._cache_healthy = False
+            log.warning("cache %s unavailable (%s); serving from the store", self.cache.name, exc)
+        self._cache_down_until = self._clock() + CACHE_RETRY_AFTER_S
+
+    async def aclose(self) -> None:
+        """Cancel fetches still running (shutdown); waiters see them cancelled."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

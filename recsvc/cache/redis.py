@@ -1,0 +1,81 @@
+"""RedisCache: the shared cache on Redis/ElastiCache (redis.asyncio), one round trip per batch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from recsvc.errors import CacheUnavailable
+
+__all__ = ["RedisCache"]
+
+# Connections per process; a request holds one for one round trip.
+MAX_CONNECTIONS = 64
+
+
+class RedisCache:
+    """Bytes in, bytes out. Timeouts are short and there are no client-side retries:
+    a slow or dead Redis must cost a request at most one timeout, after which the
+    value comes from the store."""
+
+    name = "redis"
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    @classmethod
+    def from_url(cls, url: str, timeout_s: float) -> RedisCache:
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # redis-py retries 10 times by default; a cache miss is cheaper than waiting.
+            retry=Retry(NoBackoff(), 0),
+            max_connections=MAX_CONNECTIONS,
+            health_check_interval=30,
+        )
+        return cls(client)
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        try:
+            values = await self._client.mget(list(keys))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis MGET failed: {type(exc).__name__}") from exc
+        # decode_responses is off: values come back as bytes.
+        return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
+
+    async def set_many(self, entries: Mapping[str, tuple[bytes, float]]) -> None:
+        if not entries:
+            return
+        try:
+            # One round trip; no MULTI (entries are independent).
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, (value, ttl_s) in entries.items():
+                    pipe.set(key, value, px=max(1, math.ceil(ttl_s * 1000)))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis SET pipeline failed: {type(exc).__name__}") from exc
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        try:
+            await self._client.delete(*keys)
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis DEL failed: {type(exc).__name__}") from exc
+
+    async def ping(self) -> None:
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis PING failed: {type(exc).__name__}") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

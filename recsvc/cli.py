@@ -1,0 +1,173 @@
+"""The ``recsvc`` command: run the server, or call a running one and print tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from recsvc.settings import Settings
+
+__all__ = ["main"]
+
+SOURCES = {0: "UNSPECIFIED", 1: "CACHE", 2: "STORE", 3: "FALLBACK"}
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from RECSVC_*; on a bad value: name the variable and the value, exit 2."""
+    try:
+        return Settings.from_env(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = f"RECSVC_{str(err['loc'][0]).upper()}" if err["loc"] else "RECSVC_*"
+            print(f"recsvc: invalid {name}={err.get('input')!r}: {err['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces, with a header rule."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="recsvc", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gRPC server (settings from RECSVC_*)")
+    serve.add_argument("--host", help="bind address (RECSVC_HOST)")
+    serve.add_argument("--port", type=int, help="port, 0 = any free one (RECSVC_PORT)")
+
+    def client(name: str, help_: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_)
+        c.add_argument("--target", help="HOST:PORT of the server (default 127.0.0.1:RECSVC_PORT)")
+        c.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
+        return c
+
+    rec = client("recommend", "recommendations for one user")
+    rec.add_argument("user_id")
+    rec.add_argument("-k", type=int, default=0, help="how many (default 10)")
+    rec.add_argument("--viewed", default="", help="product being viewed")
+    rec.add_argument("--cart", nargs="*", default=[], help="products in the cart")
+    rec.add_argument("--category", default="", help="only this category")
+    rec.add_argument("--exclude", nargs="*", default=[], help="products never to return")
+
+    client("info", "the generation being served")
+    client("health", "grpc.health.v1 status of the server; exit 0 only when SERVING "
+           "(for container health checks)")
+
+    for name, help_ in (("segments", "list segments"), ("segment", "stream one segment")):
+        c = client(name, help_)
+        c.add_argument("--token", help="bearer token (default: first of RECSVC_SEGMENT_TOKENS)")
+        if name == "segment":
+            c.add_argument("name")
+            c.add_argument("--limit", type=int, default=0, help="stop after N members")
+            c.add_argument("--page-size", type=int, default=0, help="members per store page")
+    return p
+
+
+def _call(args: argparse.Namespace, settings: Settings, fn: Callable[[Any], str]) -> int:
+    import grpc
+
+    target = args.target or f"127.0.0.1:{settings.port or 50051}"
+    with grpc.insecure_channel(target) as channel:
+        try:
+            print(fn(channel))
+        except grpc.RpcError as exc:
+            print(f"recsvc: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    status = "UNREACHABLE"
+
+    def check(channel: Any) -> str:
+        nonlocal status
+        stub: Any = health_pb2_grpc.HealthStub(channel)  # the stubs' HealthStub lacks Check
+        r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=args.timeout)
+        status = health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+        return status
+
+    code = _call(args, settings, check)
+    return 0 if code == 0 and status == "SERVING" else 1
+
+
+def _auth(args: argparse.Namespace, settings: Settings) -> list[tuple[str, str]]:
+    token = args.token or next(iter(settings.segment_token_list), "")
+    return [("authorization", f"Bearer {token}")] if token else []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        settings = _settings(host=args.host, port=args.port)
+        from recsvc.server.app import main as serve_main
+
+        serve_main(settings)
+        return 0
+    settings = _settings()
+    from recsvc.api.v1 import recommender_pb2 as rpb
+    from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
+    from recsvc.api.v1 import segments_pb2 as spb
+    from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
+
+    def recommend(channel: Any) -> str:
+        request = rpb.RecommendRequest(
+            user_id=args.user_id,
+            k=args.k,
+            context=rpb.RecommendContext(
+                viewed_product_id=args.viewed,
+                cart_product_ids=args.cart,
+                category=args.category,
+                exclude_product_ids=args.exclude,
+            ),
+        )
+        r = rpb_grpc.RecommenderStub(channel).Recommend(request, timeout=args.timeout)
+        rows = [(n, i.product_id, f"{i.score:.4f}", i.reason) for n, i in enumerate(r.items, 1)]
+        head = f"source {SOURCES.get(r.source, r.source)}, generation {r.generation or '-'}"
+        return f"{head}\n{table(('#', 'product', 'score', 'reason'), rows)}"
+
+    def info(channel: Any) -> str:
+        r = rpb_grpc.RecommenderStub(channel).Info(rpb.InfoRequest(), timeout=args.timeout)
+        rows = [*((k, v) for k, v in sorted(r.counts.items())),
+                *((k, f"{v:.4f}") for k, v in sorted(r.metrics.items()))]
+        return f"generation {r.generation}, published {r.published_at}\n" + table(
+            ("name", "value"), rows
+        )
+
+    def segments(channel: Any) -> str:
+        r = spb_grpc.SegmentsStub(channel).ListSegments(
+            spb.ListSegmentsRequest(), timeout=args.timeout, metadata=_auth(args, settings)
+        )
+        rows = [(s.name, s.size, s.description) for s in r.segments]
+        return f"generation {r.generation}\n{table(('segment', 'size', 'description'), rows)}"
+
+    def segment(channel: Any) -> str:
+        request = spb.SegmentRequest(name=args.name, limit=args.limit, page_size=args.page_size)
+        stream = spb_grpc.SegmentsStub(channel).Segment(
+            request, timeout=args.timeout, metadata=_auth(args, settings)
+        )
+        rows = [
+            (m.user_id, m.email or "-", "yes" if m.marketing_opt_in else "no",
+             " ".join(f"{k}={v}" for k, v in sorted(m.attributes.items())))
+            for m in stream
+        ]
+        return f"{len(rows)} members\n{table(('user', 'email', 'opt-in', 'attributes'), rows)}"
+
+    if args.command == "health":
+        return _health(args, settings)
+    commands = {"recommend": recommend, "info": info, "segments": segments, "segment": segment}
+    return _call(args, settings, commands[args.command])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Pure ranking functions: context re-rank, exclusions, stock, category, top-k, popular fill."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from recsvc.models import ItemFacts, Neighbours, RecommendQuery, ScoredItem
+
+__all__ = [
+    "CART_WEIGHT",
+    "FACTS_WINDOW",
+    "VIEWED_WEIGHT",
+    "banned_ids",
+    "facts_window",
+    "finalize",
+    "rerank",
+]
+
+# A context neighbour's boost, relative to the user's own best recommendation (1.0).
+# The product on screen says more about intent right now than the cart does.
+VIEWED_WEIGHT = 0.6
+CART_WEIGHT = 0.3
+# Candidates whose category and stock are looked up per request: one BatchGetItem.
+FACTS_WINDOW = 100
+# Fill items score below the weakest ranked item, so the order is kept within a response.
+FILL_SCALE = 0.5
+
+
+def _normalised(items: Sequence[ScoredItem]) -> list[tuple[ScoredItem, float]]:
+    """Scores divided by the best one, so lists computed on different scales mix."""
+    top = max((i.score for i in items), default=0.0)
+    if top <= 0:
+        return [(i, 0.0) for i in items]
+    return [(i, max(i.score, 0.0) / top) for i in items]
+
+
+def rerank(
+    recommendations: Sequence[ScoredItem],
+    viewed: Neighbours | None = None,
+    cart: Sequence[Neighbours] = (),
+) -> list[ScoredItem]:
+    """The user's batch recommendations, boosted by the neighbours of the product being
+    viewed and of the cart products; neighbours the batch list lacks join as candidates.
+
+    Score = recommendation score / best recommendation score + sum of weighted, likewise
+    normalised neighbour scores. Ties keep the batch order. The reason of a boosted item
+    names the context product that boosted it most."""
+    scores: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    best_boost: dict[str, float] = {}
+    for item, s in _normalised(recommendations):
+        if item.product_id not in scores:
+            scores[item.product_id] = s
+            reasons[item.product_id] = item.reason
+    context: list[tuple[Neighbours, float, str]] = []
+    if viewed is not None:
+        context.append((viewed, VIEWED_WEIGHT, f"because you viewed {viewed.product_id}"))
+    context.extend((n, CART_WEIGHT, f"goes with {n.product_id} in your cart") for n in cart)
+    for neighbours, weight, reason in context:
+        for item, s in _normalised(neighbours.items):
+            boost = weight * s
+            scores[item.product_id] = scores.get(item.product_id, 0.0) + boost
+            if boost > best_boost.get(item.product_id, 0.0):
+                best_boost[item.product_id] = boost
+                reasons[item.product_id] = reason
+    order = {pid: n for n, pid in enumerate(scores)}
+    ranked = sorted(scores, key=lambda pid: (-scores[pid], order[pid]))
+    return [ScoredItem(pid, round(scores[pid], 6), reasons[pid]) for pid in ranked]
+
+
+def banned_ids(query: RecommendQuery, purchased: Iterable[str] = ()) -> frozenset[str]:
+    """What must never be recommended for this request: excluded ids, cart products,
+    the product being viewed, and what the user already bought."""
+    banned = {*query.exclude_product_ids, *query.cart_product_ids, *purchased}
+    if query.viewed_product_id:
+        banned.add(query.viewed_product_id)
+    return frozenset(banned)
+
+
+def facts_window(
+    candidates: Sequence[ScoredItem],
+    fill: Sequence[ScoredItem],
+    banned: Collection[str],
+    limit: int = FACTS_WINDOW,
+) -> list[str]:
+    """The ids whose category/stock are worth looking up: the best allowed candidates
+    first, then the fill list, deduplicated, at most ``limit``."""
+    wanted: dict[str, None] = {}
+    for item in (*candidates, *fill):
+        if len(wanted) >= limit:
+            break
+        if item.product_id not in banned:
+            wanted[item.product_id] = None
+    return list(wanted)
+
+
+def finalize(
+    candidates: Sequence[ScoredItem],
+    fill: Sequence[ScoredItem],
+    *,
+    k: int,
+    banned: Collection[str] = frozenset(),
+    facts: Mapping[str, ItemFacts] | None = None,
+    category: str = "",
+    fill_in_category: bool = False,
+) -> tuple[ScoredItem, ...]:
+    """Top ``k`` of ``candidates`` that pass the rules, topped up from ``fill`` (popular).
+
+    Rules: nothing banned, nothing known to be out of stock (``facts``), nothing twice.
+    With ``category``, an item qualifies only if its facts say so; fill items also
+    qualify without facts when ``fill_in_category`` (the fill list *is* that category's
+    popular list). Fill scores are rescaled below the last ranked score."""
+    facts = facts or {}
+    out: list[ScoredItem] = []
+    seen: set[str] = set()
+
+    def allowed(item: ScoredItem, from_fill: bool) -> bool:
+        pid = item.product_id
+        if pid in banned or pid in seen:
+            return False
+        f = facts.get(pid)
+        if f is not None and not f.in_stock:
+            return False
+        if category:
+            if f is not None:
+                return f.category == category
+            return from_fill and fill_in_category
+        return True
+
+    for item in candidates:
+        if len(out) >= k:
+            return tuple(out)
+        if allowed(item, from_fill=False):
+            out.append(item)
+            seen.add(item.product_id)
+    floor = out[-1].score if out and out[-1].score > 0 else 1.0
+    if out:
+        floor *= FILL_SCALE
+    for item, s in _normalised(fill):
+        if len(out) >= k:
+            break
+        if allowed(item, from_fill=True):
+            out.append(ScoredItem(item.product_id, round(floor * s, 6), item.reason or "popular"))
+            seen.add(item.product_id)
+    return tuple(out)

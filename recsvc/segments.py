@@ -1,0 +1,120 @@
+"""Segments use cases: list the served generation's segments, stream members with resume tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from recsvc.errors import InvalidRequest, NotFound, StoreUnavailable, Unavailable
+from recsvc.generation import GenerationTracker
+from recsvc.models import Manifest, SegmentInfo, SegmentMember, SegmentQuery
+from recsvc.store.base import ProfileStore
+
+__all__ = ["SegmentList", "SegmentService", "StreamedMember", "decode_token", "encode_token"]
+
+_TOKEN_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentList:
+    generation: str
+    # Sorted by name.
+    segments: tuple[SegmentInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedMember:
+    member: SegmentMember
+    # Pass back as SegmentQuery.resume_token to continue after this member.
+    resume_token: str
+    generation: str
+
+
+def encode_token(generation: str, user_id: str) -> str:
+    """Opaque to callers: the generation and the last user id streamed."""
+    raw = json.dumps([_TOKEN_VERSION, generation, user_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_token(token: str) -> tuple[str, str]:
+    """(generation, user id); InvalidRequest naming ``resume_token`` for anything we did
+    not issue."""
+    try:
+        version, generation, user_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if version != _TOKEN_VERSION or not isinstance(generation, str) or not isinstance(
+            user_id, str
+        ):
+            raise ValueError("unexpected token content")
+    except (binascii.Error, ValueError, TypeError, UnicodeError) as exc:
+        raise InvalidRequest("resume_token", "not a token issued by this service") from exc
+    return generation, user_id
+
+
+class SegmentService:
+    """Reads segments of the served generation; the stream pulls one store page at a time,
+    so a slow consumer (or a gRPC flow-control stall) holds at most one page."""
+
+    def __init__(
+        self, store: ProfileStore, tracker: GenerationTracker, *, store_timeout_s: float
+    ) -> None:
+        self._store = store
+        self._tracker = tracker
+        self._store_timeout_s = store_timeout_s
+
+    async def _served(self) -> Manifest:
+        try:
+            async with asyncio.timeout(self._store_timeout_s):
+                pointer = await self._tracker.current()
+                if pointer is None:
+                    raise Unavailable("no generation has been published yet")
+                manifest = await self._tracker.manifest(pointer[0])
+        except TimeoutError as exc:
+            raise StoreUnavailable("the profile store did not answer in time") from exc
+        if manifest is None:
+            raise Unavailable(f"generation {pointer[0]} has no manifest (expired?)")
+        return manifest
+
+    async def list_segments(self) -> SegmentList:
+        manifest = await self._served()
+        segments = tuple(sorted(manifest.segments, key=lambda s: s.name))
+        return SegmentList(manifest.generation, segments)
+
+    async def stream(self, query: SegmentQuery) -> AsyncIterator[StreamedMember]:
+        """Members of ``query.name`` in user-id order, after the resume token's member.
+        Raises InvalidRequest (resume_token), NotFound (segment), Unavailable."""
+        manifest = await self._served()
+        gen = manifest.generation
+        after: str | None = None
+        if query.resume_token:
+            token_gen, after = decode_token(query.resume_token)
+            if token_gen != gen:
+                raise InvalidRequest(
+                    "resume_token",
+                    f"issued for generation {token_gen}, but {gen} is served now: "
+                    "start again without a token",
+                )
+        if query.name not in {s.name for s in manifest.segments}:
+            raise NotFound(f"no segment named {query.name!r} in generation {gen}")
+        pages = self._store.iter_segment_members(
+            gen, query.name, page_size=query.page_size, after_user_id=after
+        )
+        sent = 0
+        async with aclosing(pages):
+            while True:
+                try:
+                    async with asyncio.timeout(self._store_timeout_s):
+                        page = await anext(pages)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError as exc:
+                    raise StoreUnavailable("reading a segment page timed out") from exc
+                for member in page:
+                    yield StreamedMember(member, encode_token(gen, member.user_id), gen)
+                    sent += 1
+                    if query.limit and sent >= query.limit:
+                        return

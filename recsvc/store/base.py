@@ -1,0 +1,69 @@
+"""The ProfileStore protocol: batch reads of one published generation, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from typing import Protocol, runtime_checkable
+
+from recsvc.errors import StoreUnavailable
+from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
+
+__all__ = ["ProfileStore", "StoreUnavailable"]
+
+
+@runtime_checkable
+class ProfileStore(Protocol):
+    """Read side of the generations the batch job publishes.
+
+    Every method is a *batch* call: callers pass all the ids they need at once and the
+    backend splits them to its own limits. Results are dicts keyed by the requested id,
+    in request order (duplicates collapsed); ids the generation does not contain are
+    simply absent (that is not an error). Any backend failure, timeout or incomplete
+    batch raises :class:`~recsvc.errors.StoreUnavailable`; nothing else escapes.
+    """
+
+    async def current_generation(self) -> tuple[str, str] | None:
+        """(generation, published_at) of the pointer item; None when nothing is published.
+
+        Read consistently: a flip is visible to the next call."""
+        ...
+
+    async def get_manifest(self, generation: str) -> Manifest | None:
+        """The manifest of ``generation``; None if it does not exist (expired or unknown)."""
+        ...
+
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
+        """Profiles of the given users that exist in ``generation``."""
+        ...
+
+    async def get_neighbours(
+        self, generation: str, product_ids: Sequence[str]
+    ) -> dict[str, Neighbours]:
+        """Neighbours items (category, stock, similar products) of the given products."""
+        ...
+
+    async def get_popular(
+        self, generation: str, categories: Sequence[str]
+    ) -> dict[str, PopularList]:
+        """Popular lists by category; the overall list is category ``""``."""
+        ...
+
+    def iter_segment_members(
+        self,
+        generation: str,
+        segment: str,
+        *,
+        page_size: int,
+        after_user_id: str | None = None,
+    ) -> AsyncGenerator[list[SegmentMember], None]:
+        """Members of ``segment`` in ascending user-id order (code point order, as
+        DynamoDB sorts UTF-8 range keys), starting strictly after ``after_user_id``.
+
+        Yields non-empty pages of at most ``page_size`` members, one store round trip
+        each, so a slow consumer holds no more than one page. An unknown segment yields
+        nothing. StoreUnavailable may be raised between pages."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the store is unusable afterwards. Idempotent."""
+        ...

@@ -1,0 +1,208 @@
+"""DynamoProfileStore: the production ProfileStore, on an aioboto3 low-level DynamoDB client."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from recsvc.errors import StoreUnavailable
+from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
+from recsvc.settings import Settings
+from recsvc.store import schema
+
+__all__ = ["DynamoProfileStore"]
+
+T = TypeVar("T")
+
+# BatchGetItem accepts at most 100 keys per call (and 16 MB per response; the rest
+# comes back as UnprocessedKeys, as does anything throttled).
+BATCH_GET_LIMIT = 100
+# UnprocessedKeys are retried this many times with capped full-jitter backoff; then the
+# batch counts as failed (StoreUnavailable) rather than silently "missing".
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_S = 0.02
+BACKOFF_CAP_S = 0.5
+# Concurrent HTTP connections: a request fans out to a few chunked calls at once.
+MAX_POOL_CONNECTIONS = 50
+
+# "data" is a DynamoDB reserved word: every expression goes through aliases (real
+# DynamoDB and dynalite reject it unaliased).
+_NAMES = {"#pk": schema.PK, "#sk": schema.SK, "#d": schema.DATA}
+
+
+class DynamoProfileStore:
+    """Reads one table laid out as in :mod:`recsvc.store.schema`. Use ``await open(...)``
+    (or ``async with``); ``aclose`` releases the HTTP connections."""
+
+    def __init__(self, client: Any, table: str, stack: AsyncExitStack | None = None) -> None:
+        self._client = client
+        self._table = table
+        self._stack = stack
+        # unprocessed_keys: keys DynamoDB handed back (throttling, 16 MB cap) and we retried.
+        self.counters: Counter[str] = Counter()
+
+    @classmethod
+    async def open(cls, settings: Settings) -> DynamoProfileStore:
+        import aioboto3
+
+        config = Config(
+            connect_timeout=settings.store_connect_timeout_s,
+            read_timeout=settings.store_timeout_s,
+            retries={"mode": "standard", "total_max_attempts": settings.store_attempts},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+        )
+        stack = AsyncExitStack()
+        client = await stack.enter_async_context(
+            aioboto3.Session().client(
+                "dynamodb",
+                region_name=settings.aws_region,
+                endpoint_url=settings.dynamodb_endpoint_url,
+                config=config,
+            )
+        )
+        return cls(client, settings.table, stack)
+
+    async def __aenter__(self) -> DynamoProfileStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _call(self, op: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
+        try:
+            return await op(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "ClientError")
+            raise StoreUnavailable(f"DynamoDB {code}") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise StoreUnavailable(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+
+    # -- single items -------------------------------------------------------------------
+
+    async def current_generation(self) -> tuple[str, str] | None:
+        # Consistent read: the pointer flip must be seen by the next refresh.
+        resp = await self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=schema.pointer_key(),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return schema.decode_pointer(item) if item else None
+
+    async def get_manifest(self, generation: str) -> Manifest | None:
+        resp = await self._call(
+            self._client.get_item, TableName=self._table, Key=schema.manifest_key(generation)
+        )
+        item = resp.get("Item")
+        return schema.decode_manifest(item) if item else None
+
+    # -- batches ------------------------------------------------------------------------
+
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
+        keys = {u: schema.profile_key(generation, u) for u in user_ids}
+        return await self._batch_get(keys, schema.decode_profile)
+
+    async def get_neighbours(
+        self, generation: str, product_ids: Sequence[str]
+    ) -> dict[str, Neighbours]:
+        keys = {p: schema.neighbours_key(generation, p) for p in product_ids}
+        return await self._batch_get(keys, schema.decode_neighbours)
+
+    async def get_popular(
+        self, generation: str, categories: Sequence[str]
+    ) -> dict[str, PopularList]:
+        keys = {c: schema.popular_key(generation, c) for c in categories}
+        return await self._batch_get(keys, schema.decode_popular)
+
+    async def _batch_get(
+        self, keys: dict[str, schema.Key], decode: Callable[[schema.Item], T]
+    ) -> dict[str, T]:
+        if not keys:
+            return {}
+        ids = list(keys)
+        chunks = [ids[i : i + BATCH_GET_LIMIT] for i in range(0, len(ids), BATCH_GET_LIMIT)]
+        results = await asyncio.gather(*(self._get_chunk([keys[i] for i in c]) for c in chunks))
+        by_key = {(i[schema.PK]["S"], i[schema.SK]["S"]): i for items in results for i in items}
+        # BatchGetItem returns items in no particular order: restore the request's.
+        found: dict[str, T] = {}
+        for id_, k in keys.items():
+            item = by_key.get((k[schema.PK]["S"], k[schema.SK]["S"]))
+            if item is not None:
+                found[id_] = decode(item)
+        return found
+
+    async def _get_chunk(self, keys: list[schema.Key]) -> list[schema.Item]:
+        items: list[schema.Item] = []
+        pending = keys
+        for attempt in range(MAX_ATTEMPTS):
+            resp = await self._call(
+                self._client.batch_get_item,
+                RequestItems={
+                    self._table: {
+                        "Keys": pending,
+                        "ProjectionExpression": "#pk, #sk, #d",
+                        "ExpressionAttributeNames": _NAMES,
+                    }
+                },
+            )
+            items.extend(resp.get("Responses", {}).get(self._table, []))
+            pending = resp.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not pending:
+                return items
+            self.counters["unprocessed_keys"] += len(pending)
+            if attempt + 1 < MAX_ATTEMPTS:
+                # Full jitter: concurrent requests throttled together spread their retries.
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+                await asyncio.sleep(random.uniform(0, backoff))
+        raise StoreUnavailable(
+            f"{len(pending)} keys still unprocessed after {MAX_ATTEMPTS} BatchGetItem attempts"
+        )
+
+    # -- segment pages ------------------------------------------------------------------
+
+    async def iter_segment_members(
+        self,
+        generation: str,
+        segment: str,
+        *,
+        page_size: int,
+        after_user_id: str | None = None,
+    ) -> AsyncGenerator[list[SegmentMember], None]:
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        # Every range key of a segment partition is "user#<id>": "> user#" selects them all.
+        after = schema.segment_member_sk(after_user_id or "")
+        start_key: dict[str, Any] | None = None
+        while True:
+            resp = await self._call(
+                self._client.query,
+                TableName=self._table,
+                KeyConditionExpression="#pk = :pk AND #sk > :after",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    ":pk": {"S": schema.segment_pk(generation, segment)},
+                    ":after": {"S": after},
+                },
+                ProjectionExpression="#d",
+                Limit=page_size,
+                **({"ExclusiveStartKey": start_key} if start_key else {}),
+            )
+            page = [schema.decode_segment_member(item) for item in resp.get("Items", [])]
+            if page:
+                yield page
+            start_key = resp.get("LastEvaluatedKey")
+            if not start_key:
+                return

@@ -1,0 +1,105 @@
+"""recsvc fixtures: a published generation on moto and real gRPC servers on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+
+from profile_engine.publish import GenerationData
+from recsvc.cache import Cache, InProcessCache
+from recsvc.server.app import Deps, build_server
+from recsvc.settings import Settings
+from recsvc.store import ProfileStore, open_store
+from tests.conftest import create_table, dynamodb_client, unique
+from tests.recsvc import seed
+
+TOKEN = "s3cret-token"
+
+
+@dataclass
+class Published:
+    endpoint: str
+    table: str
+    data: GenerationData
+
+    @property
+    def generation(self) -> str:
+        return self.data.manifest.generation
+
+
+@pytest.fixture(scope="module")
+def published(moto_endpoint: str) -> Iterator[Published]:
+    """One generation on moto, shared by a module's tests (they only read it)."""
+    table = unique("served")
+    create_table(moto_endpoint, table)
+    data = seed.sample_generation()
+    seed.publish_to(moto_endpoint, table, data)
+    yield Published(moto_endpoint, table, data)
+    dynamodb_client(moto_endpoint).delete_table(TableName=table)
+
+
+@dataclass
+class Running:
+    port: int
+    deps: Deps
+    settings: Settings
+    channel: grpc.aio.Channel
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+StartServer = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def start_server(published: Published) -> AsyncIterator[StartServer]:
+    """start(store=None, cache=None, **settings) -> Running: build_server on 127.0.0.1:0
+    over the published table (unless given another store), with an in-process cache
+    (unless given another), and a channel to it. All stopped after the test."""
+    running: list[tuple[grpc.aio.Server, Running, list[Any]]] = []
+
+    async def start(
+        store: ProfileStore | None = None, cache: Cache | None = None, **overrides: Any
+    ) -> Running:
+        settings = Settings(**{
+            "host": "127.0.0.1", "port": 0, "table": published.table,
+            "dynamodb_endpoint_url": published.endpoint, "segment_tokens": TOKEN,
+            **overrides,
+        })
+        owned: list[Any] = []
+        if store is None:
+            store = await open_store(settings)
+            owned.append(store)
+        if cache is None:
+            cache = InProcessCache(settings.memory_cache_entries)
+            owned.append(cache)
+        deps = Deps(store, cache)
+        server, port = await build_server(settings, deps)
+        await server.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        r = Running(port, deps, settings, channel)
+        running.append((server, r, owned))
+        return r
+
+    yield start
+    for server, r, owned in reversed(running):
+        await r.channel.close()
+        await server.stop(None)
+        await r.deps.aclose()
+        for resource in owned:
+            await resource.aclose()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> Running:
+    return await start_server()
+
+
+def auth(token: str = TOKEN) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)

@@ -1,0 +1,62 @@
+"""The `recsvc` command against a running server: readable tables, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from tests.recsvc.conftest import TOKEN, Running
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def recsvc(*args: str) -> tuple[int, str, str]:
+    # Async subprocess: the server under test runs on this same event loop.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "recsvc", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_recommend_info_and_segments_print_tables(server: Running) -> None:
+    code, out, err = await recsvc("recommend", "u0001", "-k", "3", "--category", "hats",
+                                  "--exclude", "P000", "--target", server.target)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("source STORE, generation ")
+    assert lines[1].split() == ["#", "product", "score", "reason"]
+    assert len(lines) == 3 + 3 and lines[3].split()[0] == "1"
+
+    code, out, err = await recsvc("info", "--target", server.target)
+    assert code == 0 and "users" in out and "ndcg@10" in out, err
+
+    code, out, err = await recsvc("segments", "--token", TOKEN, "--target", server.target)
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[3:]] == ["high_value", "lapsed"]
+
+    code, out, err = await recsvc("segment", "lapsed", "--limit", "2", "--token", TOKEN,
+                                  "--target", server.target)
+    assert code == 0, err
+    assert out.splitlines()[0] == "2 members"
+    assert [line.split()[0] for line in out.splitlines()[3:]] == ["u0001", "u0002"]
+
+
+async def test_health_command_for_container_checks(server: Running) -> None:
+    assert await recsvc("health", "--target", server.target) == (0, "SERVING\n", "")
+    await server.deps.health.enter_graceful_shutdown()
+    code, out, _ = await recsvc("health", "--target", server.target)
+    assert (code, out) == (1, "NOT_SERVING\n")
+    code, _, err = await recsvc("health", "--target", "127.0.0.1:1", "--timeout", "0.5")
+    assert code == 1 and "UNAVAILABLE" in err
+
+
+async def test_errors_print_the_status_and_exit_1(server: Running) -> None:
+    code, out, err = await recsvc("segments", "--token", "wrong", "--target", server.target)
+    assert code == 1 and "UNAUTHENTICATED" in err
+    code, out, err = await recsvc("recommend", "x" * 200, "--target", server.target)
+    assert code == 1 and "INVALID_ARGUMENT: user_id:" in err

@@ -1,0 +1,175 @@
+"""One ProfileStore contract, run over DynamoDB on moto, DynamoDB on dynalite, and in memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from profile_engine.publish import GenerationData
+from recsvc.errors import StoreUnavailable
+from recsvc.settings import Settings
+from recsvc.store import ProfileStore, open_store
+from recsvc.store.dynamodb import BATCH_GET_LIMIT, DynamoProfileStore
+from recsvc.store.memory import InMemoryProfileStore
+from tests.conftest import create_table, dynamodb_client, unique
+from tests.recsvc import seed
+from tests.servers import free_port
+
+BACKENDS = ["moto", "dynalite", "memory"]
+
+
+@pytest.fixture(scope="module")
+def published(request: pytest.FixtureRequest) -> Iterator[dict[str, tuple[str, str]]]:
+    """Per Dynamo backend, a table holding two generations (the second served). Seeded
+    once per module: the tests only read."""
+    tables: dict[str, tuple[str, str]] = {}
+    yield tables
+    for endpoint, table in tables.values():
+        try:
+            dynamodb_client(endpoint).delete_table(TableName=table)
+        except Exception:
+            pass
+
+
+OLD = seed.sample_generation("20260101T000000Z-aaaaaa")
+NEW = seed.sample_generation("20260102T000000Z-bbbbbb")
+
+
+def _endpoint(request: pytest.FixtureRequest, backend: str) -> str:
+    return str(request.getfixturevalue(f"{backend}_endpoint"))
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(
+    request: pytest.FixtureRequest, published: dict[str, tuple[str, str]]
+) -> AsyncIterator[ProfileStore]:
+    backend = request.param
+    if backend == "memory":
+        mem = InMemoryProfileStore()
+        seed.load_memory(mem, OLD)
+        seed.load_memory(mem, NEW)
+        yield mem
+        return
+    endpoint = _endpoint(request, backend)
+    if backend not in published:
+        table = unique("contract")
+        create_table(endpoint, table, ttl=backend == "moto")
+        published[backend] = (endpoint, table)
+        seed.publish_to(endpoint, table, OLD)
+        seed.publish_to(endpoint, table, NEW)
+    endpoint, table = published[backend]
+    settings = Settings(dynamodb_endpoint_url=endpoint, table=table)
+    async with await DynamoProfileStore.open(settings) as dyn:
+        yield dyn
+
+
+def _ids(data: GenerationData) -> tuple[str, str]:
+    return data.manifest.generation, data.manifest.published_at
+
+
+async def test_pointer_follows_the_last_publish(store: ProfileStore) -> None:
+    assert await store.current_generation() == _ids(NEW)
+
+
+async def test_manifest_round_trips(store: ProfileStore) -> None:
+    assert await store.get_manifest(NEW.manifest.generation) == NEW.manifest
+    assert await store.get_manifest("no-such-generation") is None
+
+
+async def test_profiles_batch_beyond_one_request_in_request_order(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    wanted = [seed.user(n) for n in reversed(range(seed.N_USERS))] + ["nobody", seed.user(5)]
+    assert len(wanted) > BATCH_GET_LIMIT
+    got = await store.get_profiles(gen, wanted)
+    expected = {p.user_id: p for p in NEW.profiles}
+    assert list(got) == [seed.user(n) for n in reversed(range(seed.N_USERS))]
+    assert got == {u: expected[u] for u in got}
+    assert await store.get_profiles(gen, []) == {}
+
+
+async def test_items_are_per_generation(store: ProfileStore) -> None:
+    assert await store.get_profiles("no-such-generation", [seed.user(1)]) == {}
+    old = await store.get_profiles(OLD.manifest.generation, [seed.user(1)])
+    assert set(old) == {seed.user(1)}
+
+
+async def test_neighbours_and_popular(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    nbrs = await store.get_neighbours(gen, ["P007", "P001", "P999"])
+    assert list(nbrs) == ["P007", "P001"]
+    assert nbrs["P007"].in_stock is False and nbrs["P001"].in_stock is True
+    assert nbrs["P001"].category == seed.category_of("P001")
+    popular = await store.get_popular(gen, ["shoes", "", "socks"])
+    assert list(popular) == ["shoes", ""]
+    assert popular[""] == next(p for p in NEW.popular if p.category == "")
+
+
+async def test_segment_pages_in_user_order_and_resume(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    expected = seed.members_of(NEW, "high_value")
+    pages = [p async for p in store.iter_segment_members(gen, "high_value", page_size=50)]
+    assert all(1 <= len(p) <= 50 for p in pages) and len(pages) >= 5
+    assert [m for p in pages for m in p] == expected
+    after = expected[99].user_id
+    rest = [m async for p in store.iter_segment_members(gen, "high_value", page_size=7,
+                                                        after_user_id=after) for m in p]
+    assert rest == expected[100:]
+    lapsed = [m async for p in store.iter_segment_members(gen, "lapsed", page_size=1000) for m in p]
+    assert [m.user_id for m in lapsed] == ["u0001", "u0002", "u0003"]
+    assert [p async for p in store.iter_segment_members(gen, "nope", page_size=10)] == []
+
+
+async def test_closed_store_raises_store_unavailable(store: ProfileStore) -> None:
+    await store.aclose()
+    if isinstance(store, DynamoProfileStore):
+        return  # the aioboto3 client is gone; its behaviour after close is not ours
+    with pytest.raises(StoreUnavailable):
+        await store.current_generation()
+
+
+async def test_dynamo_unreachable_is_store_unavailable() -> None:
+    settings = Settings(
+        dynamodb_endpoint_url=f"http://127.0.0.1:{free_port()}", table="whatever",
+        store_attempts=1,
+    )
+    store = await open_store(settings)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.current_generation()
+        with pytest.raises(StoreUnavailable):
+            await store.get_profiles("g", ["a", "b"])
+        with pytest.raises(StoreUnavailable):
+            [p async for p in store.iter_segment_members("g", "s", page_size=5)]
+    finally:
+        await store.aclose()
+
+
+async def test_missing_table_is_store_unavailable(moto_endpoint: str) -> None:
+    store = await open_store(Settings(dynamodb_endpoint_url=moto_endpoint, table="no-such-table"))
+    try:
+        with pytest.raises(StoreUnavailable, match="ResourceNotFound"):
+            await store.current_generation()
+    finally:
+        await store.aclose()
+
+
+async def test_unprocessed_keys_are_retried(moto_endpoint: str, table_factory) -> None:  # type: ignore[no-untyped-def]
+    """moto, like DynamoDB, caps a BatchGetItem response at 16 MB and returns the rest
+    as UnprocessedKeys: 60 profiles of ~300 KB need several rounds."""
+    table = table_factory(moto_endpoint)
+    client = dynamodb_client(moto_endpoint)
+    from recsvc.models import Profile
+    from recsvc.store import schema
+
+    big = tuple("x" * 1000 for _ in range(300))
+    users = [f"big{n:03d}" for n in range(60)]
+    for u in users:
+        client.put_item(TableName=table, Item=schema.encode_profile("g", Profile(u, segments=big)))
+    async with await DynamoProfileStore.open(
+        Settings(dynamodb_endpoint_url=moto_endpoint, table=table)
+    ) as store:
+        got = await store.get_profiles("g", users)
+        assert store.counters["unprocessed_keys"] > 0
+    assert list(got) == users
+    assert all(len(p.segments) == 300 for p in got.values())
