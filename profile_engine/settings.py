@@ -1,8 +1,10 @@
-"""The batch job's one settings object, read from PROFILE_ENGINE_* variables (CLI flags override)."""
+"""The batch job's one settings object, from PROFILE_ENGINE_* variables (CLI flags override)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import datetime
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +30,10 @@ class EngineSettings(BaseSettings):
     )
     workers: int = Field(2, ge=1, description="LocalCluster worker processes.")
     worker_memory: str = Field("2GiB", description="LocalCluster memory limit per worker.")
+    dashboard: bool = Field(
+        False,
+        description="Serve the LocalCluster's Dask dashboard on a free port (link in the report).",
+    )
     quarantine: str | None = Field(
         None, description="Where malformed event lines are written (path or s3://); unset: dropped."
     )
@@ -45,6 +51,16 @@ class EngineSettings(BaseSettings):
     partition_rows: int = Field(
         50_000, ge=1000, description="Rows per partition when reading replica tables."
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso_8601(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("not an ISO-8601 time, e.g. 2026-11-24T00:00:00Z") from None
+        return value
 
     @classmethod
     def from_env(cls, **overrides: object) -> EngineSettings:

@@ -1,0 +1,1 @@
+"""Pure pandas/numpy steps of the profile job: one partition in, one frame out, no cluster."""

@@ -1,0 +1,171 @@
+"""Per-user recommendations: neighbours of the user's recent products, then popular fill-up.
+
+Order of a list: items similar to what the user touched recently (scored by the user's
+recency- and type-weighted interest times the neighbour similarity), then popular items of
+the user's top categories, then popular overall. Never: products the user bought, products
+out of stock. Every item carries a short reason a person can read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from profile_engine.compute import codes
+from profile_engine.compute.catalog import Catalog
+from profile_engine.compute.neighbours import recent_history
+from profile_engine.compute.popular import OVERALL
+from profile_engine.compute.profiles import top_categories
+
+TOP_CATEGORIES = 3
+VERBS = {
+    codes.VIEW: "viewed {}",
+    codes.ADD_TO_CART: "added {} to your cart",
+    codes.PURCHASE: "bought {}",
+}
+# Score bands keep the three tiers apart: similar items in (0.5, 1], category fill below.
+SIMILAR_FLOOR = 0.5
+CATEGORY_CEILING = 0.45
+OVERALL_CEILING = 0.1
+
+SIMILAR, IN_CATEGORY, OVERALL_POPULAR = 0, 1, 2
+# source: the history product (similar), the category code (in category) or -1.
+RECS_DTYPES: dict[str, str] = {
+    "uid": "int64",
+    "rank": "int32",
+    "pcode": "int32",
+    "score": "float64",
+    "tier": "int8",
+    "source": "int32",
+    "source_etype": "int8",
+}
+
+
+def _without(cand: pd.DataFrame, banned: pd.DataFrame, on: str) -> pd.DataFrame:
+    """Rows of ``cand`` whose (uid, ``on``) is not in ``banned`` (uid, pcode)."""
+    if cand.empty or banned.empty:
+        return cand
+    merged = cand.merge(
+        banned[["uid", "pcode"]].rename(columns={"pcode": on}),
+        on=["uid", on],
+        how="left",
+        indicator=True,
+    )
+    return merged[(merged["_merge"] == "left_only").to_numpy()].drop(columns="_merge")
+
+
+def similar_items(
+    items: pd.DataFrame, neighbours: pd.DataFrame, history: int, k: int
+) -> pd.DataFrame:
+    """(uid, pcode, score in (0.5, 1], source pcode, source etype): best ``k`` neighbours of
+    the user's recent products, bought products excluded."""
+    hist = recent_history(items, history)[["uid", "pcode", "score", "etype"]]
+    cand = hist.merge(
+        neighbours[["a", "b", "score"]].rename(columns={"a": "pcode", "score": "sim"}), on="pcode"
+    )
+    cand = cand.assign(contrib=cand["score"] * cand["sim"]).rename(
+        columns={"pcode": "source", "etype": "source_etype"}
+    )
+    cand = _without(cand, items[items["bought"]], on="b")
+    if cand.empty:
+        return pd.DataFrame({"uid": [], "pcode": [], "score": [], "source": [], "source_etype": []})
+    cand = cand.sort_values(
+        ["uid", "b", "contrib", "source"], ascending=[True, True, False, True], kind="stable"
+    )
+    best = cand.drop_duplicates(["uid", "b"], keep="first").set_index(["uid", "b"])
+    total = cand.groupby(["uid", "b"], sort=False)["contrib"].sum()
+    best = best.assign(total=total).reset_index()
+    best = best.sort_values(["uid", "total", "b"], ascending=[True, False, True], kind="stable")
+    best = best[best.groupby("uid").cumcount().to_numpy() < k]
+    top = best.groupby("uid")["total"].transform("max")
+    return pd.DataFrame(
+        {
+            "uid": best["uid"].to_numpy(),
+            "pcode": best["b"].to_numpy(),
+            "score": SIMILAR_FLOOR + (1 - SIMILAR_FLOOR) * (best["total"] / top).to_numpy(),
+            "source": best["source"].to_numpy(),
+            "source_etype": best["source_etype"].to_numpy(),
+        }
+    )
+
+
+def recommend(
+    users: np.ndarray,
+    items: pd.DataFrame,
+    affinity: pd.DataFrame,
+    neighbours: pd.DataFrame,
+    popular: pd.DataFrame,
+    catalog: Catalog,
+    k: int,
+    history: int,
+) -> pd.DataFrame:
+    """Up to ``k`` recommendations for each of ``users`` (RECS_DTYPES; ``reason_text``
+    renders the reason of a row)."""
+    similar = similar_items(items, neighbours, history, k)
+    tiers = [
+        pd.DataFrame(
+            {
+                "uid": similar["uid"],
+                "pcode": similar["pcode"],
+                "score": similar["score"],
+                "tier": SIMILAR,
+                "source": similar["source"],
+                "source_etype": similar["source_etype"],
+            }
+        )
+    ]
+    top = top_categories(affinity, TOP_CATEGORIES)
+    in_cat = top.merge(popular[popular["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
+    tiers.append(
+        pd.DataFrame(
+            {
+                "uid": in_cat["uid"].to_numpy(),
+                "pcode": in_cat["pcode"].to_numpy(),
+                "score": CATEGORY_CEILING * (in_cat["share"] * in_cat["score"]).to_numpy(),
+                "tier": IN_CATEGORY,
+                "source": in_cat["cat"].to_numpy(),
+                "source_etype": -1,
+            }
+        )
+    )
+    overall = popular[popular["cat"] == OVERALL].head(k + 200)  # enough left after exclusions
+    tiers.append(
+        pd.DataFrame(
+            {
+                "uid": np.repeat(users, len(overall)),
+                "pcode": np.tile(overall["pcode"].to_numpy(), len(users)),
+                "score": np.tile(OVERALL_CEILING * overall["score"].to_numpy(), len(users)),
+                "tier": OVERALL_POPULAR,
+                "source": -1,
+                "source_etype": -1,
+            }
+        )
+    )
+    cand = (
+        pd.concat([t for t in tiers if len(t)], ignore_index=True)
+        if any(len(t) for t in tiers)
+        else None
+    )
+    if cand is None:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in RECS_DTYPES.items()})
+    cand = cand[catalog.in_stock[cand["pcode"].to_numpy(dtype=np.int64)]]
+    cand = _without(cand, items[items["bought"].to_numpy()], on="pcode")
+    cand = cand.sort_values(
+        ["uid", "tier", "score", "pcode"], ascending=[True, True, False, True], kind="stable"
+    )
+    cand = cand.drop_duplicates(["uid", "pcode"], keep="first")
+    cand = cand.assign(rank=cand.groupby("uid").cumcount())
+    cand = cand[cand["rank"].to_numpy() < k].copy()
+    # Scores never rise down the list, whatever the tier bands: clients may re-sort by score.
+    cand["score"] = cand.groupby("uid")["score"].cummin()
+    return cand[list(RECS_DTYPES)].reset_index(drop=True).astype(RECS_DTYPES)
+
+
+def reason_text(tier: int, source: int, source_etype: int, catalog: Catalog) -> str:
+    """ "because you viewed <product>", "popular in <category>" or "popular now"."""
+    if tier == SIMILAR:
+        verb = VERBS.get(source_etype, VERBS[codes.VIEW])
+        return "because you " + verb.format(catalog.names[source])
+    if tier == IN_CATEGORY:
+        return "popular in " + catalog.categories[source]
+    return "popular now"

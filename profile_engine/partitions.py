@@ -1,0 +1,122 @@
+"""Dask plumbing of the job: per-partition adapters, aligned zips, bounded result streaming.
+
+The compute functions take plain arrays; the adapters here unpack the broadcast Catalog for
+them, so a task ships one reference to the scattered catalogue instead of its arrays.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from dask.delayed import delayed
+from distributed import Client
+
+from profile_engine.compute import assemble, codes, ingest, neighbours, profiles, recommend
+from profile_engine.compute.catalog import Catalog
+from recsvc.models import Profile
+
+# A pair seen in a single user's history is noise, not similarity.
+MIN_PAIR_COUNT = 2
+
+
+class AlignmentError(RuntimeError):
+    """Per-user frames that should hold the same users per partition do not line up."""
+
+
+def zip_partitions(
+    func: Callable[..., pd.DataFrame], frames: list[dd.DataFrame], meta: pd.DataFrame, *args: Any
+) -> dd.DataFrame:
+    """func(part_i of each frame, *args) for aligned frames (same users in partition i)."""
+    n = frames[0].npartitions
+    if any(f.npartitions != n for f in frames):
+        raise AlignmentError(f"per-user frames are not aligned: {[f.npartitions for f in frames]}")
+    parts = [
+        delayed(func, pure=True)(*ps, *args)
+        for ps in zip(*(f.to_delayed() for f in frames), strict=True)
+    ]
+    frame: dd.DataFrame = dd.from_delayed(parts, meta=meta, verify_meta=False)
+    return frame
+
+
+def until(df: pd.DataFrame, as_of_ms: int) -> pd.DataFrame:
+    return df[df["ts"].to_numpy() <= as_of_ms]
+
+
+def affinity_of(items: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    return profiles.category_affinity(items, catalog.category_codes)
+
+
+def orders_of(lines: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    return ingest.order_interactions(lines, catalog)
+
+
+def neighbours_of(
+    pairs: pd.DataFrame, item_users: np.ndarray, catalog: Catalog, k: int
+) -> pd.DataFrame:
+    return neighbours.top_neighbours(pairs, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
+
+
+def recommend_for(
+    stats: pd.DataFrame,
+    items: pd.DataFrame,
+    affinity: pd.DataFrame,
+    nb: pd.DataFrame,
+    pop: pd.DataFrame,
+    catalog: Catalog,
+    k: int,
+    history: int,
+) -> pd.DataFrame:
+    return recommend.recommend(
+        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history
+    )
+
+
+def profiles_of(
+    summary: pd.DataFrame,
+    segs: pd.DataFrame,
+    items: pd.DataFrame,
+    affinity: pd.DataFrame,
+    recs: pd.DataFrame,
+    catalog: Catalog,
+) -> list[Profile]:
+    return assemble.profiles(summary, segs, items, affinity, recs, catalog)
+
+
+def stream(client: Client, tasks: list[Any], ahead: int) -> Iterator[Any]:
+    """Results of ``tasks`` in order, at most ``ahead`` computed but not yet consumed:
+    publishing one partition overlaps computing the next few, and memory stays bounded."""
+    pending: deque[Any] = deque()
+    queue = iter(tasks)
+    for task in queue:
+        pending.append(client.compute(task))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        future = pending.popleft()
+        result = future.result()
+        future.release()
+        nxt = next(queue, None)
+        if nxt is not None:
+            pending.append(client.compute(nxt))
+        yield from result
+
+
+def summary_meta() -> pd.DataFrame:
+    types = {
+        **profiles.STATS_DTYPES,
+        **ingest.PEOPLE_DTYPES,
+        "r": "int8",
+        "f": "int8",
+        "m": "int8",
+        "top_category": "str",
+    }
+    return codes.empty_frame({c: types[c] for c in profiles.SUMMARY_COLUMNS})
+
+
+def recs_meta() -> pd.DataFrame:
+    return codes.empty_frame(recommend.RECS_DTYPES)

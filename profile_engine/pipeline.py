@@ -1,0 +1,347 @@
+"""Run the profile job: sources -> one shuffle by user -> per-partition compute -> publish.
+
+Data flow (DESIGN "measured facts"): events and order lines are parsed into integer-coded
+rows (user key hash, product code from the broadcast catalogue) and shuffled once by user;
+the people frame (ids, contact fields) is shuffled by the same key into the same number of
+partitions, so partition i of every per-user frame holds the same users and later steps
+zip partitions instead of joining. Item-to-item pairs are pre-counted per partition and
+reduced after one shuffle by item. Publishing streams partitions to DynamoDB and flips the
+pointer last; any failure before that leaves the served generation untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from dask.base import compute
+from dask.delayed import delayed
+from distributed import Client, wait
+
+from profile_engine import cluster, partitions
+from profile_engine.compute import (
+    assemble,
+    codes,
+    ingest,
+    neighbours,
+    popular,
+    profiles,
+    segments,
+)
+from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
+from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
+from profile_engine.report import RunReport
+from profile_engine.settings import EngineSettings
+from profile_engine.sources import events as event_source
+from profile_engine.sources import replica
+from recsvc.models import Manifest, SegmentInfo
+
+__all__ = ["PipelineError", "RunReport", "run"]
+
+log = logging.getLogger(__name__)
+
+POPULAR_SIZE = 100
+
+
+class PipelineError(RuntimeError):
+    """The run cannot produce a generation (nothing was published)."""
+
+
+def run(settings: EngineSettings) -> RunReport:
+    report = RunReport()
+    with cluster.open_client(settings) as client:
+        if settings.dashboard:
+            report.dashboard = client.dashboard_link
+            if cluster.dashboard_missing():
+                report.warnings.append("the Dask dashboard needs bokeh (pip install 'bokeh>=3.1')")
+        _run(settings, client, report)
+    return report
+
+
+def parse_as_of(value: str) -> int:
+    """ISO-8601 (naive means UTC) -> epoch ms."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.value // 1_000_000)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
+    url, rows = settings.replica_url, settings.partition_rows
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    with report.stage("catalog"):
+        products = replica.read_table(url, "products", replica.PRODUCTS, rows)
+        report.warnings += products.warnings
+        if products.frame is None:
+            raise PipelineError("the replica has no usable products table (product_id is required)")
+        catalog = Catalog.from_frame(products.frame.compute())
+        if len(catalog) == 0:
+            raise PipelineError("the products table is empty")
+        report.inputs["products"] = len(catalog)
+        uncategorized = int(
+            (np.asarray(catalog.categories)[catalog.category_codes] == UNCATEGORIZED).sum()
+        )
+        if uncategorized:
+            report.warnings.append(
+                f"{uncategorized} products without a category: '{UNCATEGORIZED}'"
+            )
+        catalog_ref = client.scatter(catalog, broadcast=True, hash=False)
+
+    as_of_ms = parse_as_of(settings.as_of) if settings.as_of else None
+    with report.stage("read events"):
+        until = pd.Timestamp(as_of_ms, unit="ms").date() if as_of_ms is not None else None
+        ev = event_source.read_events(
+            settings.events,
+            catalog_ref,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            quarantine=settings.quarantine,
+            until=until,
+        )
+        report.inputs.update(event_files=ev.files, event_lines=ev.lines, events_valid=ev.valid)
+        report.events_by_type, report.bad_lines = ev.types, ev.bad
+        if ev.unknown_products:
+            report.warnings.append(
+                f"{ev.unknown_products} events name products missing from the catalogue (skipped)"
+            )
+        if ev.types.get("purchase", 0) == 0:
+            report.warnings.append("no purchase events: purchases come from the orders table only")
+
+    with report.stage("plan replica reads"):
+        customers = replica.read_table(url, "customers", replica.CUSTOMERS, rows)
+        lines = replica.read_order_lines(url, rows)
+        report.warnings += customers.warnings + lines.warnings
+        report.inputs.update(customers=customers.rows, order_lines=lines.rows)
+        if ev.valid == 0 and lines.frame is None:
+            raise PipelineError(
+                f"no valid events under {settings.events} and no orders: nothing to profile"
+            )
+        if as_of_ms is None:
+            newest = ev.max_ts
+            if newest is None and lines.frame is not None:
+                newest = int(lines.frame["created_at"].max().compute())
+            as_of_ms = (
+                newest
+                if newest is not None and newest > 0
+                else int(pd.Timestamp.now("UTC").value // 10**6)
+            )
+        report.as_of = iso(as_of_ms)
+
+    with report.stage("shuffle by user"):
+        sources = [ev.frame]
+        if lines.frame is not None:
+            sources.append(
+                lines.frame.map_partitions(
+                    partitions.orders_of,
+                    catalog_ref,
+                    meta=codes.empty_frame(codes.INTERACTION_DTYPES),
+                )
+            )
+        rows_in = dd.concat(sources).map_partitions(partitions.until, as_of_ms)
+        n = max(workers, min(rows_in.npartitions, 4 * workers))
+        people_parts = [
+            ev.users.map_partitions(
+                ingest.people_from_users, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)
+            )
+        ]
+        if customers.frame is not None:
+            people_parts.append(
+                customers.frame.map_partitions(
+                    ingest.people_from_customers, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)
+                )
+            )
+        elif lines.frame is not None:
+            people_parts.append(
+                lines.frame.map_partitions(
+                    ingest.order_users, meta=codes.empty_frame(codes.USER_DTYPES)
+                ).map_partitions(
+                    ingest.people_from_users, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)
+                )
+            )
+        interactions = rows_in.shuffle(on="uid", npartitions=n).map_partitions(
+            profiles.resolve_purchases
+        )
+        people = (
+            dd.concat(people_parts)
+            .shuffle(on="uid", npartitions=n)
+            .map_partitions(ingest.dedupe_people)
+        )
+        # Replica ranges are read and both shuffles run here; waiting keeps stage times honest.
+        interactions, people = client.persist([interactions, people])
+        wait([interactions, people])
+        del ev, sources, rows_in  # the parsed parts are no longer needed once shuffled
+
+    with report.stage("profiles"):
+        items = interactions.map_partitions(
+            profiles.user_items, as_of_ms, meta=codes.empty_frame(profiles.ITEM_DTYPES)
+        )
+        stats = interactions.map_partitions(
+            profiles.user_stats, as_of_ms, meta=codes.empty_frame(profiles.STATS_DTYPES)
+        )
+        affinity = items.map_partitions(
+            partitions.affinity_of, catalog_ref, meta=codes.empty_frame(profiles.AFFINITY_DTYPES)
+        )
+        items, stats, affinity = client.persist([items, stats, affinity])
+        n_users, n_items = compute(stats.shape[0], items.shape[0])
+        del interactions
+
+    with report.stage("neighbours"):
+        history = items.map_partitions(neighbours.recent_history, settings.history)
+        counts = (
+            history.map_partitions(neighbours.item_user_counts)
+            .groupby("pcode")["n"]
+            .sum()
+            .compute()
+        )
+        item_users = np.zeros(len(catalog), dtype=np.int64)
+        item_users[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
+        pairs = history.map_partitions(
+            neighbours.local_pairs, meta=codes.empty_frame(neighbours.PAIR_DTYPES)
+        )
+        nb = (
+            pairs.shuffle(on="a", npartitions=n)
+            .map_partitions(
+                partitions.neighbours_of,
+                item_users,
+                catalog_ref,
+                settings.neighbours,
+                meta=codes.empty_frame(neighbours.NEIGHBOUR_DTYPES),
+            )
+            .compute()
+        )
+
+    with report.stage("popular"):
+        pop_parts = items.map_partitions(
+            popular.local_popularity, as_of_ms, meta=codes.empty_frame(popular.POPULARITY_DTYPES)
+        )
+        pop = popular.popular_table(pop_parts.compute(), catalog, POPULAR_SIZE)
+
+    with report.stage("segments"):
+        buyers = stats[stats["frequency"] > 0]
+        quantiles, high_value, first_purchase, n_buyers = compute(
+            buyers[["recency_days", "frequency", "monetary"]].quantile(list(profiles.QUINTILES)),
+            buyers["monetary"].quantile(segments.HIGH_VALUE_QUANTILE),
+            buyers["first_purchase_ts"].min(),
+            buyers.shape[0],
+        )
+        edges = {
+            c: quantiles[c].to_numpy(dtype=float) for c in ("recency_days", "frequency", "monetary")
+        }
+        span = (as_of_ms - first_purchase) / codes.DAY_MS if n_buyers else None
+        rules = segments.SegmentRules(
+            as_of_ms,
+            float(high_value) if n_buyers else float("nan"),
+            lapsed_days=segments.lapsed_days_for(span),
+        )
+        summary = partitions.zip_partitions(
+            profiles.user_summary,
+            [stats, affinity, people],
+            partitions.summary_meta(),
+            edges,
+            catalog.categories,
+        )
+        segs = partitions.zip_partitions(
+            segments.assign,
+            [summary, affinity],
+            codes.empty_frame(segments.SEGMENT_DTYPES),
+            rules,
+            catalog.categories,
+        )
+        summary, segs = client.persist([summary, segs])
+        wait([summary, segs])
+        sizes, n_profiles = compute(segs["segment"].value_counts(), summary.shape[0])
+        report.segments = {str(k): int(v) for k, v in sizes.sort_index().items()}
+        if n_profiles < n_users:
+            report.warnings.append(
+                f"{n_users - n_profiles} users have no known id and were skipped"
+            )
+
+    with report.stage("recommend"):
+        nb_ref, pop_ref = client.scatter([nb, pop], broadcast=True, hash=False)
+        recs = partitions.zip_partitions(
+            partitions.recommend_for,
+            [stats, items, affinity],
+            partitions.recs_meta(),
+            nb_ref,
+            pop_ref,
+            catalog_ref,
+            settings.recommendations,
+            settings.history,
+        )
+        recs = client.persist(recs)
+        rec_rows, personal, distinct = compute(
+            recs.shape[0], (recs["tier"] == 0).sum(), recs["pcode"].nunique()
+        )
+
+    report.counts = {
+        "users": int(n_profiles),
+        "user_items": int(n_items),
+        "products": len(catalog),
+        "in_stock": int(catalog.in_stock.sum()),
+        "neighbour_lists": int(nb["a"].nunique()),
+        "popular_lists": int(pop["cat"].nunique()),
+        "recommendations": int(rec_rows),
+    }
+    report.metrics = {
+        "recs_per_user": rec_rows / n_profiles if n_profiles else 0.0,
+        "personalised_share": personal / rec_rows if rec_rows else 0.0,
+        "catalog_coverage": distinct / max(1, int(catalog.in_stock.sum())),
+        "lapsed_days": float(rules.lapsed_days),
+    }
+
+    with report.stage("publish"):
+        generation = new_generation_id()
+        described = segments.descriptions(rules, catalog.categories)
+        names = sorted(
+            set(report.segments) | {segments.HIGH_VALUE, segments.LAPSED, segments.CART_ABANDONERS}
+        )
+        manifest = Manifest(
+            generation=generation,
+            published_at=iso(int(pd.Timestamp.now("UTC").value // 10**6)),
+            counts={
+                **report.counts,
+                **{f"input_{k}": v for k, v in report.inputs.items()},
+                "bad_lines": report.bad_total,
+            },
+            metrics={**report.metrics, "as_of_epoch_ms": float(as_of_ms)},
+            segments=tuple(
+                SegmentInfo(s, described.get(s, s), report.segments.get(s, 0)) for s in names
+            ),
+            categories=catalog.categories,
+        )
+        ahead = 2 * workers
+        profile_tasks = [
+            delayed(partitions.profiles_of)(*ps, catalog_ref)
+            for ps in zip(
+                summary.to_delayed(),
+                segs.to_delayed(),
+                items.to_delayed(),
+                affinity.to_delayed(),
+                recs.to_delayed(),
+                strict=True,
+            )
+        ]
+        member_tasks = [
+            delayed(assemble.segment_members)(s, g)
+            for s, g in zip(summary.to_delayed(), segs.to_delayed(), strict=True)
+        ]
+        data = GenerationData(
+            manifest=manifest,
+            profiles=partitions.stream(client, profile_tasks, ahead),
+            neighbours=assemble.neighbour_lists(nb, catalog),
+            popular=assemble.popular_lists(pop, catalog),
+            segment_members=partitions.stream(client, member_tasks, ahead),
+        )
+        dynamodb = dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url)
+        published = publish(dynamodb, settings.table, data, ttl_days=settings.ttl_days)
+        report.generation, report.previous_generation = (
+            published.generation,
+            published.previous_generation,
+        )
+        report.published = dict(published.items)

@@ -1,0 +1,373 @@
+"""Read clickstream logs (JSON Lines, plain or gzip, or Parquet; local or S3) into coded frames.
+
+Every line is validated; bad ones (malformed JSON, missing user or product, unparseable
+timestamp, unknown event type, non-numeric quantity/price) are counted per reason, optionally
+written to a quarantine prefix, and skipped: they never stop the run. Valid events come out
+with explicit numeric dtypes (``codes.INTERACTION_DTYPES``): ``read_json`` would give object
+columns that break Arrow-based shuffles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, NamedTuple
+
+import dask.bag as db
+import dask.dataframe as dd
+import fsspec
+import numpy as np
+import pandas as pd
+from dask.base import compute, persist
+from dask.delayed import delayed
+
+from profile_engine.compute import codes
+from profile_engine.compute.catalog import Catalog
+
+JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+# Timestamps outside this window are typos or epoch seconds passed as milliseconds.
+MIN_TS_MS = 946_684_800_000  # 2000-01-01
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+# Larger quantities are corrupt values, not orders (and would overflow the int32 column).
+MAX_QUANTITY = 100_000
+# Missing session ids: purchases by one user within this window count as one occasion.
+OCCASION_MS = 30 * 60 * 1000
+REASONS = (
+    "malformed_json",
+    "missing_user_id",
+    "unknown_event_type",
+    "missing_product_id",
+    "bad_ts",
+    "bad_number",
+)
+
+_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
+
+
+@dataclass(frozen=True)
+class EventFile:
+    path: str  # full URL or local path
+    relative: str  # below the root, for reports and quarantine names
+    fmt: str  # "json" or "parquet"
+    day: date | None  # from the Hive partition dt=YYYY-MM-DD, when there is one
+
+
+class ParsedPart(NamedTuple):
+    frame: pd.DataFrame  # codes.INTERACTION_DTYPES
+    users: pd.DataFrame  # codes.USER_DTYPES, one row per user of the part
+    stats: dict[str, Any]
+
+
+@dataclass
+class EventsRead:
+    frame: dd.DataFrame
+    users: dd.DataFrame
+    files: int = 0
+    lines: int = 0
+    valid: int = 0
+    bad: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    unknown_products: int = 0
+    min_ts: int | None = None
+    max_ts: int | None = None
+
+
+def storage_options(url: str, s3_endpoint_url: str | None) -> dict[str, Any]:
+    """fsspec options for ``url``: the S3 endpoint (moto locally), nothing for local paths."""
+    if url.startswith(("s3://", "s3a://")) and s3_endpoint_url:
+        return {"endpoint_url": s3_endpoint_url}
+    return {}
+
+
+def list_files(root: str, options: dict[str, Any], until: date | None = None) -> list[EventFile]:
+    """Event files under ``root`` in path order; partitions dated after ``until`` are skipped
+    (a dt= partition holds the events of that UTC day, so it cannot matter for an earlier as-of)."""
+    fs, path = fsspec.core.url_to_fs(root, **options)
+    if not fs.exists(path):
+        raise FileNotFoundError(f"event root {root} does not exist")
+    found = [path] if fs.isfile(path) else sorted(fs.find(path))
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    files = []
+    for p in found:
+        name = p.lower()
+        fmt = (
+            "json"
+            if name.endswith(JSON_SUFFIXES)
+            else "parquet"
+            if name.endswith(PARQUET_SUFFIXES)
+            else None
+        )
+        if fmt is None:
+            continue
+        rel = p[len(path) :].lstrip("/") or p.rsplit("/", 1)[-1]
+        match = _DT.search(rel)
+        day = date.fromisoformat(match.group(1)) if match else None
+        if until is not None and day is not None and day > until:
+            continue
+        full = p if protocol in ("file", "local") else f"{protocol}://{p}"
+        files.append(EventFile(full, rel, fmt, day))
+    return files
+
+
+def _parse_ts(values: pd.Series) -> np.ndarray:
+    """Epoch ms (float, NaN when unparseable) from ISO-8601 strings or epoch-ms numbers."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        ts = pd.to_datetime(values, utc=True)
+        out = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(
+            dtype=float, copy=True
+        )
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        out = values.to_numpy(dtype=float, copy=True)
+    else:
+        obj = values.astype(object)
+        numeric = obj.map(
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+        ).to_numpy(bool)
+        text = obj.map(lambda v: v if isinstance(v, str) else None)
+        digits = text.str.fullmatch(r"\d{10,16}").fillna(False).to_numpy(bool)
+        out = np.full(len(obj), np.nan)
+        out[numeric] = obj[numeric].to_numpy(dtype=float)
+        out[digits] = text[digits].astype(float).to_numpy()
+        iso = ~numeric & ~digits & text.notna().to_numpy(bool)
+        if iso.any():
+            ts = pd.to_datetime(text[iso], utc=True, errors="coerce", format="ISO8601")
+            out[iso] = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(
+                dtype=float
+            )
+    out[(out < MIN_TS_MS) | (out >= MAX_TS_MS)] = np.nan
+    ms: np.ndarray = out
+    return ms
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Ids as strings (numbers allowed), None when missing or blank."""
+    s = values.astype(object).map(lambda v: None if v is None or v != v else str(v).strip())
+    return s.where(s != "", None)
+
+
+def validate(raw: pd.DataFrame, catalog: Catalog) -> tuple[ParsedPart, np.ndarray]:
+    """Valid events of ``raw`` as coded frames, and the reject reason of each row ("" if valid)."""
+    n = len(raw)
+
+    def col(name: str) -> pd.Series:
+        return (
+            raw[name].reset_index(drop=True) if name in raw else pd.Series([None] * n, dtype=object)
+        )
+
+    user = _text(col("user_id"))
+    product = _text(col("product_id"))
+    etype = (
+        col("event_type")
+        .astype(object)
+        .map(lambda v: codes.EVENT_TYPES.get(v.strip().lower()) if isinstance(v, str) else None)
+        .astype("float64")
+    )
+    ts = _parse_ts(col("ts"))
+    qty_raw, price_raw = col("quantity"), col("price")
+    qty = pd.to_numeric(qty_raw, errors="coerce")
+    price = pd.to_numeric(price_raw, errors="coerce")
+    bad_number = (
+        (qty_raw.notna() & qty.isna())
+        | (price_raw.notna() & price.isna())
+        | (qty < 0)
+        | (qty > MAX_QUANTITY)
+        | (price < 0)
+    )
+
+    reason = np.full(n, "", dtype=object)
+    # Later assignments win: the most basic problem of a line is the one reported.
+    reason[bad_number.to_numpy(bool)] = "bad_number"
+    reason[np.isnan(ts)] = "bad_ts"
+    reason[(product.isna() & (etype != codes.SEARCH)).to_numpy(bool)] = "missing_product_id"
+    reason[etype.isna().to_numpy(bool)] = "unknown_event_type"
+    reason[user.isna().to_numpy(bool)] = "missing_user_id"
+    ok = reason == ""
+
+    etype_ok = etype[ok].astype("int8").to_numpy()
+    types = Counter(codes.EVENT_NAMES[int(e)] for e in etype_ok)
+    pcode = catalog.codes(product[ok].fillna(""))
+    known = (pcode >= 0) | (etype_ok == codes.SEARCH)
+    keep = known & (etype_ok != codes.SEARCH)
+    users_ok = user[ok].to_numpy(dtype=object)
+    ts_ok = ts[ok].astype(np.int64)
+    session = _text(col("session_id"))[ok].to_numpy(dtype=object, copy=True)
+    no_session = pd.isna(session)
+    session[no_session] = [
+        f"{u}@{t // OCCASION_MS}"
+        for u, t in zip(users_ok[no_session], ts_ok[no_session], strict=True)
+    ]
+    uid = codes.user_keys(pd.Series(users_ok))
+    p = pcode[keep]
+    unit = price[ok].to_numpy()[keep]
+    unit = np.where(np.isnan(unit) & (p >= 0), catalog.price[np.maximum(p, 0)], unit)
+    frame = pd.DataFrame(
+        {
+            "uid": uid[keep],
+            "pcode": p,
+            "etype": etype_ok[keep],
+            "ts": ts_ok[keep],
+            "qty": qty[ok].fillna(1).to_numpy()[keep].astype(np.int32),
+            "price": unit,
+            "okey": codes.user_keys(pd.Series(session[keep])),
+            "src": np.zeros(int(keep.sum()), dtype=np.int8),
+        }
+    ).astype(codes.INTERACTION_DTYPES)
+    users = (
+        pd.DataFrame({"uid": uid, "user_id": users_ok})
+        .drop_duplicates("uid")
+        .astype(codes.USER_DTYPES)
+    )
+    stats = {
+        "lines": n,
+        "valid": int(ok.sum()),
+        "bad": dict(Counter(reason[~ok])),
+        "types": dict(types),
+        "unknown_products": int((~known).sum()),
+        "min_ts": int(ts_ok.min()) if len(ts_ok) else None,
+        "max_ts": int(ts_ok.max()) if len(ts_ok) else None,
+    }
+    return ParsedPart(frame, users.reset_index(drop=True), stats), reason
+
+
+def parse_lines(
+    lines: Iterable[Any],
+    source: str,
+    catalog: Catalog,
+    quarantine: str | None,
+    options: dict[str, Any],
+) -> ParsedPart:
+    """Parse one file's JSON lines (elements may be ``(line, path)`` pairs from read_text)."""
+    records: list[dict[str, Any]] = []
+    kept: list[str] = []
+    malformed: list[str] = []
+    for item in lines:
+        line = (item[0] if isinstance(item, tuple) else item).strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            rec = None
+        if isinstance(rec, dict):
+            records.append(rec)
+            kept.append(line)
+        else:
+            malformed.append(line)
+    part, reason = validate(
+        pd.DataFrame.from_records(records) if records else pd.DataFrame(), catalog
+    )
+    part.stats["lines"] += len(malformed)
+    if malformed:
+        part.stats["bad"]["malformed_json"] = len(malformed)
+    if quarantine and (malformed or (reason != "").any()):
+        rejected = [("malformed_json", line) for line in malformed]
+        rejected += [(r, kept[i]) for i, r in enumerate(reason) if r]
+        _quarantine(quarantine, source, rejected, options)
+    return part
+
+
+def parse_parquet(
+    path: str, source: str, catalog: Catalog, quarantine: str | None, options: dict[str, Any]
+) -> ParsedPart:
+    raw = pd.read_parquet(path, storage_options=options or None)
+    part, reason = validate(raw, catalog)
+    if quarantine and (reason != "").any():
+        bad = raw.reset_index(drop=True)[reason != ""]
+        rows = [
+            (r, line)
+            for r, line in zip(
+                reason[reason != ""],
+                bad.to_json(orient="records", lines=True, date_format="iso").splitlines(),
+                strict=True,
+            )
+        ]
+        _quarantine(quarantine, source, rows, options)
+    return part
+
+
+def _quarantine(
+    root: str, source: str, rows: list[tuple[str, str]], options: dict[str, Any]
+) -> None:
+    """Rejected lines of one input file, with their reason, as JSON Lines under ``root``."""
+    name = re.sub(r"\.(jsonl|json|ndjson|parquet|pq)(\.gz)?$", "", source) + ".rejected.jsonl"
+    fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{name}", **options)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "w") as f:
+        for reason, line in rows:
+            f.write(json.dumps({"reason": reason, "source": source, "line": line}) + "\n")
+
+
+def read_events(
+    root: str,
+    catalog: Catalog | Any,
+    *,
+    s3_endpoint_url: str | None = None,
+    quarantine: str | None = None,
+    until: date | None = None,
+) -> EventsRead:
+    """Parse every event file (one task each), keep the parsed parts in cluster memory and
+    return them as two dask frames plus the summed line counts. ``catalog`` may be a
+    scattered future of the Catalog."""
+    options = storage_options(root, s3_endpoint_url)
+    q_options = storage_options(quarantine or "", s3_endpoint_url)
+    files = list_files(root, options, until)
+    tasks = []
+    json_files = [f for f in files if f.fmt == "json"]
+    if json_files:
+        # One bag partition per file: gzip cannot be split, and writers already cut parts.
+        bag = db.read_text(
+            [f.path for f in json_files],
+            storage_options=options,
+            compression="infer",
+            blocksize=None,
+        )
+        for f, lines in zip(json_files, bag.to_delayed(), strict=True):
+            tasks.append(
+                delayed(parse_lines, pure=True, nout=3)(
+                    lines, f.relative, catalog, quarantine, q_options
+                )
+            )
+    for f in files:
+        if f.fmt == "parquet":
+            tasks.append(
+                delayed(parse_parquet, pure=True, nout=3)(
+                    f.path, f.relative, catalog, quarantine, options
+                )
+            )
+    if not tasks:
+        empty = dd.from_pandas(codes.empty_frame(codes.INTERACTION_DTYPES), npartitions=1)
+        users = dd.from_pandas(codes.empty_frame(codes.USER_DTYPES), npartitions=1)
+        return EventsRead(empty, users)
+    # Parse once: both frames and the counts come from the same persisted parts.
+    tasks = list(persist(*tasks))
+    all_stats = compute(*[t[2] for t in tasks])
+    out = EventsRead(
+        frame=dd.from_delayed(
+            [t[0] for t in tasks],
+            meta=codes.empty_frame(codes.INTERACTION_DTYPES),
+            verify_meta=False,
+        ),
+        users=dd.from_delayed(
+            [t[1] for t in tasks], meta=codes.empty_frame(codes.USER_DTYPES), verify_meta=False
+        ),
+        files=len(files),
+    )
+    bad: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    for s in all_stats:
+        out.lines += s["lines"]
+        out.valid += s["valid"]
+        out.unknown_products += s["unknown_products"]
+        bad.update(s["bad"])
+        types.update(s["types"])
+        if s["min_ts"] is not None:
+            out.min_ts = s["min_ts"] if out.min_ts is None else min(out.min_ts, s["min_ts"])
+            out.max_ts = s["max_ts"] if out.max_ts is None else max(out.max_ts, s["max_ts"])
+    out.bad = {r: bad[r] for r in REASONS if bad[r]}
+    out.types = dict(sorted(types.items()))
+    return out

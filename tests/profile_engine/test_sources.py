@@ -1,0 +1,282 @@
+"""sources/*: event files (bad lines, formats, Hive partitions, S3 on moto), replica reads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dask
+import pandas as pd
+import pytest
+import s3fs
+import sqlalchemy as sa
+
+from profile_engine import synthetic
+from profile_engine.compute import codes
+from profile_engine.compute.catalog import Catalog
+from profile_engine.sources import events, replica
+from tests.conftest import s3_client
+
+ISO = "2026-09-20T10:00:00Z"
+ISO_MS = 1_789_898_400_000
+
+
+@pytest.fixture(autouse=True)
+def _sync_scheduler() -> Iterator[None]:
+    # Source functions are plain dask graphs: the synchronous scheduler runs them in-process.
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def ev(**fields: object) -> str:
+    return json.dumps(
+        {
+            "ts": ISO,
+            "user_id": "u1",
+            "session_id": "s1",
+            "event_type": "view",
+            "product_id": "A",
+            **fields,
+        }
+    )
+
+
+BAD_FILE = [
+    ev(),  # valid view
+    ev(event_type="add_to_cart", ts=ISO_MS + 1000, price=12.5, quantity=2),  # epoch ms, own price
+    ev(event_type="search", product_id=None, query="atlas"),  # search: no product needed
+    ev(ts="2026-09-20T12:00:00+02:00", user_id=7),  # offset timestamp, numeric user id
+    ev(product_id="ZZ"),  # valid line, product unknown to the catalogue
+    '{"ts": "2026-09-20T10:00:00Z", "user_id": ',  # truncated
+    "[1, 2, 3]",  # JSON, not an object
+    ev(user_id=None),
+    ev(user_id="  "),
+    ev(product_id=None),
+    ev(ts="yesterday"),
+    ev(ts=1_789_898_400),  # epoch seconds, not ms
+    ev(event_type="wishlist"),
+    ev(event_type=None),
+    ev(quantity="two"),
+    ev(quantity=1e12),
+    ev(event_type=" View "),  # tolerated: case and blanks
+    "",
+]
+
+
+def write_lines(path: Path, lines: list[str], gz: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def test_bad_lines_counted_by_reason_and_quarantined(tmp_path: Path, catalog: Catalog) -> None:
+    write_lines(tmp_path / "events/dt=2026-09-20/part-0000.jsonl", BAD_FILE)
+    read = events.read_events(str(tmp_path / "events"), catalog, quarantine=str(tmp_path / "bad"))
+    assert read.files == 1 and read.lines == 17 and read.valid == 6
+    assert read.bad == {
+        "malformed_json": 2,
+        "missing_user_id": 2,
+        "unknown_event_type": 2,
+        "missing_product_id": 1,
+        "bad_ts": 2,
+        "bad_number": 2,
+    }
+    assert read.types == {"add_to_cart": 1, "search": 1, "view": 4}
+    assert read.unknown_products == 1
+    frame = read.frame.compute().sort_values(["ts", "uid"]).reset_index(drop=True)
+    assert frame.dtypes.astype(str).to_dict() == codes.INTERACTION_DTYPES
+    # 12:00+02:00 is the same instant as 10:00Z
+    assert frame["ts"].tolist() == [ISO_MS, ISO_MS, ISO_MS, ISO_MS + 1000]
+    assert sorted(frame["etype"]) == [codes.VIEW] * 3 + [codes.ADD_TO_CART]
+    cart = frame[frame["etype"] == codes.ADD_TO_CART].iloc[0]
+    assert (cart["price"], cart["qty"]) == (12.5, 2)
+    # views carry no price: the catalogue's
+    assert frame.loc[frame["etype"] == codes.VIEW, "price"].tolist() == [10.0] * 3
+    users = read.users.compute()
+    assert sorted(users["user_id"]) == ["7", "u1"]
+    assert set(frame["uid"]) == set(codes.user_keys(pd.Series(["u1", "7"])))
+    rejected = [
+        json.loads(x)
+        for x in (tmp_path / "bad/dt=2026-09-20/part-0000.rejected.jsonl").read_text().splitlines()
+    ]
+    assert len(rejected) == 11 and {r["source"] for r in rejected} == {
+        "dt=2026-09-20/part-0000.jsonl"
+    }
+    assert sorted({r["reason"] for r in rejected}) == sorted(read.bad)
+    assert any(r["line"] == "[1, 2, 3]" for r in rejected)
+
+
+def test_required_fields_only_and_missing_session(tmp_path: Path, catalog: Catalog) -> None:
+    lines = [
+        json.dumps({"ts": ISO, "user_id": "u1", "event_type": "purchase", "product_id": p})
+        for p in "AB"
+    ]
+    write_lines(tmp_path / "ev/part.jsonl", lines)
+    frame = events.read_events(str(tmp_path / "ev"), catalog).frame.compute()
+    assert (
+        len(frame) == 2 and frame["okey"].nunique() == 1
+    )  # same user, same half hour: one occasion
+    assert frame["price"].tolist() == [10.0, 20.0] and frame["qty"].tolist() == [1, 1]
+
+
+def _mixed_root(root: Path) -> None:
+    write_lines(
+        root / "dt=2026-09-19/part-0000.jsonl.gz", [ev(ts="2026-09-19T08:00:00Z"), "oops"], gz=True
+    )
+    write_lines(root / "dt=2026-09-20/part-0000.jsonl", [ev(user_id="u2")])
+    (root / "dt=2026-09-21").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "ts": pd.to_datetime(["2026-09-21T09:00:00Z", "2026-09-21T09:01:00Z"], utc=True),
+            "user_id": ["u3", None],
+            "session_id": ["s3", "s4"],
+            "event_type": ["purchase", "view"],
+            "product_id": ["C", "C"],
+            "quantity": [2, None],
+            "price": [None, None],
+        }
+    ).to_parquet(root / "dt=2026-09-21/part-0000.parquet")
+    (root / "_SUCCESS").write_text("")
+
+
+def test_gzip_plain_and_parquet_hive_partitions(tmp_path: Path, catalog: Catalog) -> None:
+    _mixed_root(tmp_path)
+    files = events.list_files(str(tmp_path), {})
+    assert [(f.relative, f.fmt, f.day) for f in files] == [
+        ("dt=2026-09-19/part-0000.jsonl.gz", "json", date(2026, 9, 19)),
+        ("dt=2026-09-20/part-0000.jsonl", "json", date(2026, 9, 20)),
+        ("dt=2026-09-21/part-0000.parquet", "parquet", date(2026, 9, 21)),
+    ]
+    read = events.read_events(str(tmp_path), catalog)
+    assert (read.files, read.lines, read.valid) == (3, 5, 3)
+    assert read.bad == {"malformed_json": 1, "missing_user_id": 1}
+    frame = read.frame.compute().sort_values("ts")
+    purchase = frame[frame["etype"] == codes.PURCHASE].iloc[0]
+    assert purchase["qty"] == 2 and purchase["price"] == 30.0
+    assert purchase["ts"] == int(pd.Timestamp("2026-09-21T09:00:00Z").value // 10**6)
+    # a partition dated after the as-of day cannot hold earlier events: not even opened
+    assert events.read_events(str(tmp_path), catalog, until=date(2026, 9, 20)).files == 2
+
+
+def test_missing_root_is_an_error(tmp_path: Path, catalog: Catalog) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        events.read_events(str(tmp_path / "nope"), catalog)
+
+
+def test_read_from_s3_on_moto(moto_endpoint: str, s3_bucket: str, catalog: Catalog) -> None:
+    fs = s3fs.S3FileSystem(endpoint_url=moto_endpoint)
+    with fs.open(f"{s3_bucket}/events/dt=2026-09-20/part-0000.jsonl.gz", "wb") as f:
+        f.write(gzip.compress((ev() + "\n" + ev(event_type="bogus") + "\n").encode()))
+    with fs.open(f"{s3_bucket}/events/dt=2026-09-21/part-0000.parquet", "wb") as f:
+        pd.DataFrame(
+            {"ts": [ISO_MS], "user_id": ["u9"], "event_type": ["add_to_cart"], "product_id": ["B"]}
+        ).to_parquet(f)
+    read = events.read_events(
+        f"s3://{s3_bucket}/events",
+        catalog,
+        s3_endpoint_url=moto_endpoint,
+        quarantine=f"s3://{s3_bucket}/quarantine",
+    )
+    assert (read.files, read.lines, read.valid, read.bad) == (2, 3, 2, {"unknown_event_type": 1})
+    assert sorted(read.users.compute()["user_id"]) == ["u1", "u9"]
+    keys = [
+        o["Key"] for o in s3_client(moto_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]
+    ]
+    assert "quarantine/dt=2026-09-20/part-0000.rejected.jsonl" in keys
+
+
+# -- replica ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def replica_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module")
+def small_shop() -> synthetic.Shop:
+    return synthetic.generate(users=150, products=60, days=5, seed=3)
+
+
+def test_partitioned_reads_cover_each_table_once(
+    replica_url: str, small_shop: synthetic.Shop
+) -> None:
+    synthetic.write_tables(small_shop, replica_url)
+    customers = replica.read_table(replica_url, "customers", replica.CUSTOMERS, partition_rows=40)
+    assert customers.partitions == 4 and customers.rows == 150 and customers.warnings == []
+    got = customers.frame.compute()
+    assert got["customer_id"].is_unique and len(got) == 150  # string key ranges tile the table
+    expected = small_shop.customers.set_index("customer_id")
+    row = got.set_index("customer_id").loc["u000042"]
+    assert row["email"] == expected.loc["u000042", "email"]
+    assert bool(row["marketing_opt_in"]) == bool(expected.loc["u000042", "marketing_opt_in"])
+
+    lines = replica.read_order_lines(replica_url, partition_rows=50)
+    assert lines.partitions > 1 and lines.rows == len(small_shop.order_items)
+    got_lines = lines.frame.compute()
+    assert len(got_lines) == len(small_shop.order_items)
+    assert got_lines.dtypes["order_id"] == "int64" and got_lines.dtypes["created_at"] == "int64"
+    joined = small_shop.order_items.merge(small_shop.orders, on="order_id")
+    first = joined.sort_values("order_item_id").iloc[0]
+    match = got_lines[
+        (got_lines["order_id"] == first["order_id"])
+        & (got_lines["product_id"] == first["product_id"])
+    ]
+    assert match["customer_id"].tolist() == [first["customer_id"]]
+    assert match["created_at"].tolist() == [int(first["created_at"].value // 10**6)]
+    assert match["status"].tolist() == [first["status"]]
+
+
+def test_missing_columns_and_tables_degrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'thin.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE products (product_id TEXT PRIMARY KEY, price REAL)"))
+        conn.execute(sa.text("INSERT INTO products VALUES ('A', 1.5), ('B', NULL)"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id TEXT, "
+                "created_at TEXT, total REAL)"
+            )
+        )
+        conn.execute(sa.text("INSERT INTO orders VALUES (1, 'u1', '2026-09-01 10:00:00', 9.5)"))
+    engine.dispose()
+    products = replica.read_table(url, "products", replica.PRODUCTS, 1000)
+    assert products.warnings == [
+        "products.name is missing: using '' for every row",
+        "products.category is missing: using '' for every row",
+        "products.in_stock is missing: using True for every row",
+    ]
+    frame = products.frame.compute()
+    assert frame["in_stock"].tolist() == [True, True] and frame["category"].tolist() == ["", ""]
+    assert Catalog.from_frame(frame).categories == ("uncategorized",)
+
+    customers = replica.read_table(url, "customers", replica.CUSTOMERS, 1000)
+    assert customers.frame is None and customers.warnings == ["replica has no customers table"]
+
+    orders = replica.read_order_lines(url, 1000)
+    assert orders.warnings[0].startswith("replica has no usable order_items table")
+    got = orders.frame.compute()
+    assert got[["order_id", "customer_id", "status", "total"]].values.tolist() == [
+        [1, "u1", "completed", 9.5]
+    ]
+    assert got["created_at"].tolist() == [int(pd.Timestamp("2026-09-01T10:00:00Z").value // 10**6)]
+
+
+def test_missing_required_column_skips_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE orders (order_id INTEGER PRIMARY KEY, created_at TEXT)"))
+    engine.dispose()
+    read = replica.read_order_lines(url, 1000)
+    assert read.frame is None
+    assert "orders.customer_id is missing: orders cannot be used" in read.warnings
+    assert replica.read_order_lines(f"sqlite:///{tmp_path / 'empty.db'}", 1000).warnings == [
+        "replica has no orders table: purchases come from events only"
+    ]
