@@ -16,7 +16,6 @@ import os
 import time
 from pathlib import Path
 
-import boto3
 from moto.server import ThreadedMotoServer
 
 from profile_engine import publish as pub
@@ -26,11 +25,15 @@ from recsvc.store import schema
 
 def items(gen: str, n: int) -> list[schema.Item]:
     recs = tuple(ScoredItem(f"p{j}", 1.0 / (j + 1), "because you viewed p1") for j in range(50))
-    return [schema.encode_profile(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)]
+    return [
+        schema.encode_profile(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -60,13 +63,20 @@ def main() -> None:
 
     base = results["put_item_each"]
     rows = [
-        {"name": name, "seconds": round(s, 3), "items_per_s": round(args.items / s),
-         "ratio_vs_put_item": round(base / s, 2)}
+        {
+            "name": name,
+            "seconds": round(s, 3),
+            "items_per_s": round(args.items / s),
+            "ratio_vs_put_item": round(base / s, 2),
+        }
         for name, s in results.items()
     ]
     print(f"{'method':<18} {'seconds':>8} {'items/s':>9} {'x PutItem':>10}")
     for r in rows:
-        print(f"{r['name']:<18} {r['seconds']:>8.2f} {r['items_per_s']:>9} {r['ratio_vs_put_item']:>10.2f}")
+        print(
+            f"{r['name']:<18} {r['seconds']:>8.2f} {r['items_per_s']:>9} "
+            f"{r['ratio_vs_put_item']:>10.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps({"items": args.items, "results": rows}, indent=2))
 

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
     run.add_argument("--quarantine", help="where rejected event lines are written")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress (stages, publish) to stderr"
+    )
     return parser
 
 
@@ -107,6 +110,8 @@ def _run(args: argparse.Namespace) -> int:
 
     # Cluster start/stop chatter at INFO adds nothing to the run report.
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    if args.verbose:
+        logging.getLogger("profile_engine").setLevel(logging.INFO)
     settings = settings_from(
         {
             "events": args.events,

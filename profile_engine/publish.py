@@ -105,11 +105,15 @@ def write_items(
 
 
 def current_generation(client: Any, table: str) -> str | None:
-    item = client.get_item(TableName=table, Key=schema.pointer_key(), ConsistentRead=True).get("Item")
+    item = client.get_item(TableName=table, Key=schema.pointer_key(), ConsistentRead=True).get(
+        "Item"
+    )
     return schema.decode_pointer(item)[0] if item else None
 
 
-def flip_pointer(client: Any, table: str, generation: str, published_at: str, expected: str | None) -> None:
+def flip_pointer(
+    client: Any, table: str, generation: str, published_at: str, expected: str | None
+) -> None:
     """Point readers at ``generation``; refuses if another run flipped it since we started."""
     if expected is None:
         condition: dict[str, Any] = {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,10 +31,12 @@ class RunReport:
     def stage(self, name: str) -> Iterator[None]:
         """Time a stage (recorded even when it fails, so a failed run shows where)."""
         started = time.perf_counter()
+        log.info("stage %s started", name)
         try:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - started, 3)
+            log.info("stage %s took %.1f s", name, self.timings[name])
 
     @property
     def bad_total(self) -> int:

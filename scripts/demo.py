@@ -52,7 +52,9 @@ def redis_answers(url: str) -> bool:
     import redis
 
     try:
-        with closing(redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)) as r:
+        with closing(
+            redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        ) as r:
             return bool(r.ping())
     except redis.RedisError:
         return False
@@ -60,7 +62,9 @@ def redis_answers(url: str) -> bool:
 
 def run(cmd: list[str], env: dict[str, str]) -> None:
     started = time.perf_counter()
-    print("$ " + " ".join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
+    print(
+        "$ " + " ".join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd)), flush=True
+    )
     subprocess.run(cmd, env=env, check=True)
     print(f"  ({time.perf_counter() - started:.1f} s)", flush=True)
 
@@ -88,14 +92,21 @@ def product_catalogue(replica_url: str) -> dict[str, tuple[str, str, float]]:
         return {str(r[0]): (str(r[1]), str(r[2] or ""), float(r[3] or 0)) for r in rows}
 
 
-def show_recs(title: str, resp: rpb.RecommendResponse, catalogue: dict[str, tuple[str, str, float]]) -> None:
+def show_recs(
+    title: str, resp: rpb.RecommendResponse, catalogue: dict[str, tuple[str, str, float]]
+) -> None:
     say(title)
     print(f"source={SOURCE.get(resp.source, resp.source)} generation={resp.generation}")
-    print(f"  {'#':>2}  {'product':<10} {'name':<34} {'category':<16} {'price':>8}  {'score':>7}  reason")
+    print(
+        f"  {'#':>2}  {'product':<10} {'name':<34} {'category':<16} {'price':>8}  "
+        f"{'score':>7}  reason"
+    )
     for i, item in enumerate(resp.items, 1):
         name, category, price = catalogue.get(item.product_id, ("?", "?", 0.0))
-        print(f"  {i:>2}  {item.product_id:<10} {name[:34]:<34} {category[:16]:<16} {price:>8.2f}  "
-              f"{item.score:>7.3f}  {item.reason}")
+        print(
+            f"  {i:>2}  {item.product_id:<10} {name[:34]:<34} {category[:16]:<16} {price:>8.2f}  "
+            f"{item.score:>7.3f}  {item.reason}"
+        )
 
 
 def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]]) -> None:
@@ -115,7 +126,11 @@ def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]])
             print(f"  {s.name:<28} {s.size:>6}  {s.description}")
 
         name = "high_value"
-        members = list(seg.Segment(spb.SegmentRequest(name=name, page_size=50, limit=5), metadata=auth, timeout=10))
+        members = list(
+            seg.Segment(
+                spb.SegmentRequest(name=name, page_size=50, limit=5), metadata=auth, timeout=10
+            )
+        )
         say(f"Segment {name}: first {len(members)} members")
         for m in members:
             attrs = ", ".join(f"{k}={v}" for k, v in sorted(m.attributes.items()))
@@ -131,18 +146,28 @@ def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]])
         category = catalogue.get(viewed, ("", "", 0))[1]
         ctx = rpb.RecommendContext(viewed_product_id=viewed, category=category)
         with_ctx = rec.Recommend(rpb.RecommendRequest(user_id=user, k=5, context=ctx), timeout=5)
-        show_recs(f"Recommend user_id={user} k=5 viewing {viewed}, category filter {category!r}",
-                  with_ctx, catalogue)
+        show_recs(
+            f"Recommend user_id={user} k=5 viewing {viewed}, category filter {category!r}",
+            with_ctx,
+            catalogue,
+        )
 
         unknown = rec.Recommend(rpb.RecommendRequest(user_id="visitor-never-seen", k=8), timeout=5)
-        show_recs("Recommend user_id=visitor-never-seen k=8 (unknown user: fallback)", unknown, catalogue)
+        show_recs(
+            "Recommend user_id=visitor-never-seen k=8 (unknown user: fallback)", unknown, catalogue
+        )
 
         known_ids = [i.product_id for i in known.items]
         unknown_ids = [i.product_id for i in unknown.items]
         if known_ids == unknown_ids:
-            raise SystemExit("known user's recommendations equal the fallback: personalisation is broken")
-        print(f"\nknown user vs fallback: {len(set(known_ids) - set(unknown_ids))} of {len(known_ids)} "
-              "products differ")
+            raise SystemExit(
+                "known user's recommendations equal the fallback: personalisation is broken"
+            )
+        print(
+            f"\nknown user vs fallback: {len(set(known_ids) - set(unknown_ids))} "
+            f"of {len(known_ids)} "
+            "products differ"
+        )
 
         try:
             rec.Recommend(rpb.RecommendRequest(user_id="u1", k=1000), timeout=5)
@@ -153,7 +178,9 @@ def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--serve", action="store_true", help="leave the service running until Ctrl-C")
+    parser.add_argument(
+        "--serve", action="store_true", help="leave the service running until Ctrl-C"
+    )
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--products", type=int, default=600)
     parser.add_argument("--days", type=int, default=45)
@@ -165,14 +192,19 @@ def main() -> None:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="recs-demo-")))
         say("Starting moto (DynamoDB + S3) in server mode")
-        env_aws = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": REGION}
+        env_aws = {
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": REGION,
+        }
         os.environ.update(env_aws)
         endpoint = stack.enter_context(moto_server())
         print(f"moto at {endpoint}")
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
         dynamodb.create_table(**schema.table_definition(TABLE))
         dynamodb.update_time_to_live(
-            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE}
+            TableName=TABLE,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
         )
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
         print(f"table {TABLE}, bucket s3://{BUCKET}")
@@ -189,9 +221,25 @@ def main() -> None:
             "PROFILE_ENGINE_S3_ENDPOINT_URL": endpoint,
         }
         say("Generating a synthetic shop into S3 (events) and SQLite (replica tables)")
-        run([str(BIN / "profile-engine"), "generate", "--users", str(args.users), "--products",
-             str(args.products), "--days", str(args.days), "--seed", str(args.seed),
-             "--events", events, "--replica-url", replica_url], env)
+        run(
+            [
+                str(BIN / "profile-engine"),
+                "generate",
+                "--users",
+                str(args.users),
+                "--products",
+                str(args.products),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(args.seed),
+                "--events",
+                events,
+                "--replica-url",
+                replica_url,
+            ],
+            env,
+        )
 
         say("Running the profile job (Dask LocalCluster) and publishing to DynamoDB")
         run([str(BIN / "profile-engine"), "run"], env)
@@ -202,7 +250,11 @@ def main() -> None:
         grpc_port = args.port or free_port()
         target = f"127.0.0.1:{grpc_port}"
         say("Starting recsvc")
-        print(f"cache: {'Redis at ' + redis_url if cache == 'redis' else 'in-process (no Redis answered at ' + redis_url + ')'}")
+        print(
+            f"cache: Redis at {redis_url}"
+            if cache == "redis"
+            else f"cache: in-process (no Redis answered at {redis_url})"
+        )
         svc_env = {
             **os.environ,
             **env_aws,
@@ -217,7 +269,9 @@ def main() -> None:
             "RECSVC_LOG_LEVEL": "WARNING",
         }
         log = (workdir / "recsvc.log").open("wb")
-        proc = subprocess.Popen([str(BIN / "recsvc"), "serve"], env=svc_env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(BIN / "recsvc"), "serve"], env=svc_env, stdout=log, stderr=subprocess.STDOUT
+        )
 
         def stop_service() -> None:
             if proc.poll() is None:
@@ -242,15 +296,25 @@ def main() -> None:
         if args.serve:
             say(f"recsvc is serving on {target}; Ctrl-C stops everything")
             print(f"  grpcurl -plaintext {target} list")
-            print(f"  grpcurl -plaintext -d '{{\"user_id\": \"visitor\", \"k\": 5}}' {target} "
-                  "recsvc.api.v1.Recommender/Recommend")
-            print(f"  grpcurl -plaintext -H 'authorization: Bearer {token}' {target} "
-                  "recsvc.api.v1.Segments/ListSegments")
-            print(f"  ({BIN / 'grpcurl'} is the grpcurl binary installed in the virtualenv)", flush=True)
+            print(
+                f'  grpcurl -plaintext -d \'{{"user_id": "visitor", "k": 5}}\' {target} '
+                "recsvc.api.v1.Recommender/Recommend"
+            )
+            print(
+                f"  grpcurl -plaintext -H 'authorization: Bearer {token}' {target} "
+                "recsvc.api.v1.Segments/ListSegments"
+            )
+            print(
+                f"  ({BIN / 'grpcurl'} is the grpcurl binary installed in the virtualenv)",
+                flush=True,
+            )
+            # Ctrl-C, or SIGTERM from a supervisor, stops everything this script started.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
             try:
                 proc.wait()
             except KeyboardInterrupt:
-                print("\nstopping...")
+                print("\nstopping...", flush=True)
         say("Stopping everything")
     print(f"demo finished in {time.perf_counter() - started:.0f} s")
 

@@ -14,7 +14,9 @@ from recsvc.store import schema
 from tests import servers
 
 REGION = "us-east-1"
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -54,22 +56,30 @@ def unique(prefix: str) -> str:
 
 def dynamodb_client(endpoint: str):  # type: ignore[no-untyped-def]
     return boto3.client(
-        "dynamodb", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
     return boto3.client(
-        "s3", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
 def create_table(endpoint: str, name: str, ttl: bool = True) -> None:
     client = dynamodb_client(endpoint)
     client.create_table(**schema.table_definition(name))
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
     if ttl:
         client.update_time_to_live(
             TableName=name,
@@ -126,7 +136,9 @@ def pg_url() -> Iterator[str]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_URL)
-    yield f"postgresql+psycopg://{dsn.get('user', 'postgres')}@{dsn.get('host', '127.0.0.1')}:{dsn.get('port', 5432)}/{name}"
+    user, host = dsn.get("user", "postgres"), dsn.get("host", "127.0.0.1")
+    port = dsn.get("port", 5432)
+    yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -1,4 +1,4 @@
-"""Real servers on loopback for the tests: moto, dynalite, Dask scheduler/workers, any subprocess."""
+"""Real servers on loopback for tests and the demo: moto, dynalite, Dask, any subprocess."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def poll_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
+def poll_for(
+    predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> object:
     """Wait until predicate() is truthy; raise with ``what`` on the deadline (no fixed sleeps)."""
     deadline = time.monotonic() + timeout
     delay = 0.02
@@ -49,7 +51,10 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, name: str = "") -> None:
         self.name = name or Path(args[0]).name
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"{self.name}-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.log = (
+            Path(os.environ.get("TMPDIR", "/tmp"))
+            / f"{self.name}-{os.getpid()}-{time.monotonic_ns()}.log"
+        )
         self._log_file = self.log.open("wb")
         self.popen = subprocess.Popen(
             args,
@@ -103,7 +108,10 @@ def moto_server() -> Iterator[str]:
 
 
 def dynalite_bin() -> str | None:
-    candidates = [os.environ.get("DYNALITE_BIN"), str(ROOT / ".cache/node/node_modules/.bin/dynalite")]
+    candidates = [
+        os.environ.get("DYNALITE_BIN"),
+        str(ROOT / ".cache/node/node_modules/.bin/dynalite"),
+    ]
     for c in candidates:
         if c and Path(c).exists():
             return c
@@ -118,8 +126,19 @@ def dynalite_server() -> Iterator[str]:
         raise RuntimeError("dynalite is not installed: run `make test` (it installs it with npm)")
     port = free_port()
     proc = Proc(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "0",
-         "--deleteTableMs", "0", "--updateTableMs", "0"],
+        [
+            binary,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+            "--updateTableMs",
+            "0",
+        ],
         name="dynalite",
     )
     try:
@@ -138,15 +157,48 @@ def dask_cluster(n_workers: int = 2, memory_limit: str = "2GiB") -> Iterator[str
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
     env = {"DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [Proc([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                   "--dashboard-address", ":0", "--no-show"], env=env, name="dask-scheduler")]
+    procs = [
+        Proc(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+                "--no-show",
+            ],
+            env=env,
+            name="dask-scheduler",
+        )
+    ]
     try:
         poll_for(lambda: port_open(port), 30, "the dask scheduler")
         for i in range(n_workers):
-            procs.append(Proc([dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
-                               "--memory-limit", memory_limit, "--name", f"w{i}",
-                               "--dashboard-address", ":0", "--no-dashboard"],
-                              env=env, name=f"dask-worker-{i}"))
+            procs.append(
+                Proc(
+                    [
+                        dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--memory-limit",
+                        memory_limit,
+                        "--name",
+                        f"w{i}",
+                        "--dashboard-address",
+                        ":0",
+                        "--no-dashboard",
+                    ],
+                    env=env,
+                    name=f"dask-worker-{i}",
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout=30) as client:

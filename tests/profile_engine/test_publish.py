@@ -20,7 +20,9 @@ from recsvc.store import schema
 from tests.conftest import dynamodb_client
 
 
-def generation(n_users: int = 60, gen: str | None = None, fail_after: int | None = None) -> pub.GenerationData:
+def generation(
+    n_users: int = 60, gen: str | None = None, fail_after: int | None = None
+) -> pub.GenerationData:
     gen = gen or pub.new_generation_id()
 
     def profiles():
@@ -29,13 +31,23 @@ def generation(n_users: int = 60, gen: str | None = None, fail_after: int | None
                 raise RuntimeError("worker lost")  # a source dying mid-run
             yield Profile(f"u{i}", (ScoredItem("p1", 1.0, "popular now"),), purchased=("p9",))
 
-    members = [("high_value", SegmentMember(f"u{i}", f"u{i}@example.com", True, {"country": "DE"})) for i in range(30)]
+    members = [
+        ("high_value", SegmentMember(f"u{i}", f"u{i}@example.com", True, {"country": "DE"}))
+        for i in range(30)
+    ]
     return pub.GenerationData(
-        manifest=Manifest(gen, "2026-11-24T00:00:00Z", counts={"users": n_users},
-                          segments=(SegmentInfo("high_value", "top spenders", 30),)),
+        manifest=Manifest(
+            gen,
+            "2026-11-24T00:00:00Z",
+            counts={"users": n_users},
+            segments=(SegmentInfo("high_value", "top spenders", 30),),
+        ),
         profiles=profiles(),
         neighbours=[Neighbours("p1", "shoes", True, (ScoredItem("p2", 0.5),))],
-        popular=[PopularList("", (ScoredItem("p1", 3.0),)), PopularList("shoes", (ScoredItem("p1", 3.0),))],
+        popular=[
+            PopularList("", (ScoredItem("p1", 3.0),)),
+            PopularList("shoes", (ScoredItem("p1", 3.0),)),
+        ],
         segment_members=members,
     )
 
@@ -58,7 +70,9 @@ def test_publish_writes_everything_then_flips(table):
     item = client.get_item(TableName=name, Key=schema.profile_key(gen, "u59"))["Item"]
     assert schema.decode_profile(item).purchased == ("p9",)
     assert int(item[schema.TTL_ATTRIBUTE]["N"]) > 0
-    manifest = schema.decode_manifest(client.get_item(TableName=name, Key=schema.manifest_key(gen))["Item"])
+    manifest = schema.decode_manifest(
+        client.get_item(TableName=name, Key=schema.manifest_key(gen))["Item"]
+    )
     assert manifest.segments[0].size == 30
 
 
@@ -71,7 +85,9 @@ def test_failed_run_leaves_previous_generation_served(table):
         pub.publish(client, name, bad, ttl_days=1)
     assert pub.current_generation(client, name) == good.manifest.generation
     # The half-written generation has no manifest: nothing can mistake it for complete.
-    assert "Item" not in client.get_item(TableName=name, Key=schema.manifest_key(bad.manifest.generation))
+    assert "Item" not in client.get_item(
+        TableName=name, Key=schema.manifest_key(bad.manifest.generation)
+    )
 
 
 def test_concurrent_run_is_not_flipped_over(moto_endpoint, moto_table):
@@ -79,7 +95,9 @@ def test_concurrent_run_is_not_flipped_over(moto_endpoint, moto_table):
     first = generation()
     pub.publish(client, moto_table, first, ttl_days=1)
     with pytest.raises(pub.PublishError, match="changed while this run published"):
-        pub.flip_pointer(client, moto_table, "other", "2026-11-24T00:00:00Z", expected="not-the-current")
+        pub.flip_pointer(
+            client, moto_table, "other", "2026-11-24T00:00:00Z", expected="not-the-current"
+        )
     assert pub.current_generation(client, moto_table) == first.manifest.generation
 
 
@@ -90,11 +108,11 @@ class Throttled:
         self.client, self.keep, self.sizes = client, keep, []
 
     def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
-        (table, requests), = RequestItems.items()
+        ((table, requests),) = RequestItems.items()
         self.sizes.append(len(requests))
         if self.keep:
             self.client.batch_write_item(RequestItems={table: requests[: self.keep]})
-        rest = requests[self.keep:]
+        rest = requests[self.keep :]
         return {"UnprocessedItems": {table: rest} if rest else {}}
 
 
