@@ -1,20 +1,16 @@
-"""Build hook: generate the gRPC code from protos/ before packaging (never committed)."""
+"""Build hook: generate the gRPC code from protos/ before setuptools discovers packages.
+
+The generated recsvc/api/v1/ is build output (git-ignored, never edited); generating it
+here, before setup() runs package discovery, makes wheels and editable installs carry it.
+"""
 
 import sys
 from pathlib import Path
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 sys.path.insert(0, str(Path(__file__).parent / "scripts"))
+import gen_protos  # noqa: E402
 
-
-class BuildWithProtos(build_py):
-    def run(self) -> None:
-        import gen_protos
-
-        gen_protos.generate()
-        super().run()
-
-
-setup(cmdclass={"build_py": BuildWithProtos})
+gen_protos.generate()
+setup()
