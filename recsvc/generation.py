@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from recsvc.errors import StoreUnavailable
+from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.models import Manifest
 from recsvc.store.base import ProfileStore
 
@@ -121,6 +121,18 @@ class GenerationTracker:
             while len(self._manifests) > MANIFESTS_KEPT:
                 self._manifests.popitem(last=False)
         return manifest
+
+    async def served(self, timeout_s: float) -> tuple[Pointer, Manifest | None]:
+        """The pointer served now and its manifest (None if expired), within ``timeout_s``.
+        Raises Unavailable when nothing is published, StoreUnavailable on store trouble."""
+        try:
+            async with asyncio.timeout(max(timeout_s, 0.0)):
+                pointer = await self.current()
+                if pointer is None:
+                    raise Unavailable("no generation has been published yet")
+                return pointer, await self.manifest(pointer[0])
+        except TimeoutError as exc:
+            raise StoreUnavailable("the profile store did not answer in time") from exc
 
     async def aclose(self) -> None:
         """Cancel background refreshes and listeners (shutdown)."""

@@ -84,14 +84,7 @@ class Recommender:
         timeout = self._store_timeout_s
         if budget_s is not None:
             timeout = min(timeout, budget_s)
-        try:
-            async with asyncio.timeout(max(timeout, 0.0)):
-                pointer = await self._tracker.current()
-                if pointer is None:
-                    raise Unavailable("no generation has been published yet")
-                manifest = await self._tracker.manifest(pointer[0])
-        except TimeoutError as exc:
-            raise StoreUnavailable("the profile store did not answer in time") from exc
+        pointer, manifest = await self._tracker.served(timeout)
         return manifest or Manifest(generation=pointer[0], published_at=pointer[1])
 
     async def warm(self) -> None:

@@ -67,14 +67,7 @@ class SegmentService:
         self._store_timeout_s = store_timeout_s
 
     async def _served(self) -> Manifest:
-        try:
-            async with asyncio.timeout(self._store_timeout_s):
-                pointer = await self._tracker.current()
-                if pointer is None:
-                    raise Unavailable("no generation has been published yet")
-                manifest = await self._tracker.manifest(pointer[0])
-        except TimeoutError as exc:
-            raise StoreUnavailable("the profile store did not answer in time") from exc
+        pointer, manifest = await self._tracker.served(self._store_timeout_s)
         if manifest is None:
             raise Unavailable(f"generation {pointer[0]} has no manifest (expired?)")
         return manifest
