@@ -9,7 +9,7 @@ GENERATED := recsvc/api/v1/recommender_pb2.py
 NODE_DIR := .cache/node
 DYNALITE := $(NODE_DIR)/node_modules/.bin/dynalite
 
-.PHONY: demo serve test protos venv lint clean
+.PHONY: demo serve test protos venv lint wheel clean
 
 venv: $(STAMP) $(GENERATED)
 
@@ -39,8 +39,13 @@ serve: venv
 test: venv $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The wheel EMR's bootstrap installs (carries the generated gRPC code).
+wheel: venv
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -q -w dist .
+	@ls dist/*.whl
+
 lint: venv
 	$(BIN)/python -m ruff check recsvc profile_engine tests scripts bench
 
 clean:
-	rm -rf $(VENV) recsvc/api .cache build *.egg-info
+	rm -rf $(VENV) recsvc/api .cache build dist *.egg-info
