@@ -66,7 +66,8 @@ class Proc:
         )
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")
 
     def alive(self) -> bool:
@@ -75,6 +76,12 @@ class Proc:
     def signal(self, sig: int) -> None:
         if self.alive():
             self.popen.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (a nanny and its worker die together)."""
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """terminate, then kill; returns the exit code."""
@@ -151,8 +158,11 @@ def dynalite_server() -> Iterator[str]:
 
 
 @contextmanager
-def dask_cluster(n_workers: int = 2, memory_limit: str = "2GiB") -> Iterator[str]:
-    """A real `dask scheduler` and `dask worker` processes on loopback; yields tcp://..."""
+def dask_cluster(
+    n_workers: int = 2, memory_limit: str = "2GiB", workers_out: list[Proc] | None = None
+) -> Iterator[str]:
+    """A real `dask scheduler` and `dask worker` processes on loopback; yields tcp://...
+    The worker processes are appended to ``workers_out`` (to kill one in a test)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
@@ -203,6 +213,8 @@ def dask_cluster(n_workers: int = 2, memory_limit: str = "2GiB") -> Iterator[str
 
         with Client(address, timeout=30) as client:
             client.wait_for_workers(n_workers, timeout=60)
+        if workers_out is not None:
+            workers_out.extend(procs[1:])
         yield address
     except BaseException:
         for p in procs:
