@@ -9,7 +9,7 @@ GENERATED := recsvc/api/v1/recommender_pb2.py
 NODE_DIR := .cache/node
 DYNALITE := $(NODE_DIR)/node_modules/.bin/dynalite
 
-.PHONY: demo serve test protos venv lint wheel clean
+.PHONY: demo serve test protos venv lint wheel clean evaluate
 
 venv: $(STAMP) $(GENERATED)
 
@@ -43,6 +43,20 @@ test: venv $(DYNALITE)
 wheel: venv
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -q -w dist .
 	@ls dist/*.whl
+
+# Offline quality on real data (not shipped): import UCI Online Retail, then the
+# EVALUATION.md protocol; the table is printed and left in build/evaluate/.
+SHARED_DATA ?= ../shared/data
+EVAL_DIR := build/evaluate
+evaluate: venv
+	test -f $(SHARED_DATA)/online-retail/online_retail.csv.gz || \
+		{ echo "$(SHARED_DATA)/online-retail/online_retail.csv.gz not found (set SHARED_DATA)"; exit 1; }
+	$(BIN)/profile-engine import-online-retail $(SHARED_DATA)/online-retail/online_retail.csv.gz \
+		--events $(EVAL_DIR)/online-retail/events \
+		--replica-url sqlite:///$(EVAL_DIR)/online-retail/shop.db
+	$(BIN)/profile-engine evaluate --events $(EVAL_DIR)/online-retail/events \
+		--replica-url sqlite:///$(EVAL_DIR)/online-retail/shop.db \
+		--json $(EVAL_DIR)/online-retail.json --html $(EVAL_DIR)/online-retail.html
 
 lint: venv
 	$(BIN)/python -m ruff check recsvc profile_engine tests scripts bench

@@ -1,4 +1,5 @@
-"""Command line: `profile-engine generate` (synthetic shop) and `profile-engine run` (the job)."""
+"""Command line: `profile-engine generate` (synthetic shop), `import-online-retail` and
+`import-taobao` (real datasets), `run` (the job) and `evaluate` (offline quality)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from profile_engine.settings import EngineSettings
 
 ENV_PREFIX = "PROFILE_ENGINE_"
-EXIT_FAILED, EXIT_SETTINGS = 1, 2
+EXIT_FAILED, EXIT_SETTINGS, EXIT_GATE = 1, 2, 3
 
 
 class SettingsError(ValueError):
@@ -71,7 +72,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quarantine", help="where rejected event lines are written")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
     run.add_argument(
+        "--force", action="store_true", help="publish even when the quality gate says no"
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="log progress (stages, publish) to stderr"
+    )
+
+    for name, what in (
+        ("import-online-retail", "UCI Online Retail CSV (.csv or .csv.gz)"),
+        ("import-taobao", "Taobao UserBehavior CSV"),
+    ):
+        imp = sub.add_parser(name, help=f"turn the {what} into events + replica tables")
+        imp.add_argument("path", help=f"the {what}")
+        imp.add_argument("--events", help="event root to write (PROFILE_ENGINE_EVENTS)")
+        imp.add_argument("--replica-url", help="SQLAlchemy URL to write the tables to")
+        imp.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
+
+    ev = sub.add_parser(
+        "evaluate", help="EVALUATION.md protocol: the served ranker against the baselines"
+    )
+    ev.add_argument("--events", help="event root: path or s3://bucket/prefix")
+    ev.add_argument("--replica-url", help="SQLAlchemy URL of the replica")
+    ev.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler")
+    ev.add_argument("--workers", type=int, help="LocalCluster worker processes")
+    ev.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
+    ev.add_argument("--json", help="write the table as JSON here")
+    ev.add_argument("--html", help="write a report with a bar chart per metric here")
+    ev.add_argument(
+        "--no-tune", action="store_true", help="baselines at the reference settings (faster)"
     )
     return parser
 
@@ -125,8 +153,80 @@ def _run(args: argparse.Namespace) -> int:
             "as_of": args.as_of,
         }
     )
-    report = pipeline.run(settings)
+    report = pipeline.run(settings, force=args.force)
     print(report.format())
+    if report.generation is None and report.gate:
+        print("the quality gate stopped the run: the served generation was not changed",
+              file=sys.stderr)
+        return EXIT_GATE
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from profile_engine import importers
+    from profile_engine.sources.events import storage_options
+
+    settings = settings_from(
+        {
+            "events": args.events,
+            "replica_url": args.replica_url,
+            "s3_endpoint_url": args.s3_endpoint_url,
+        }
+    )
+    started = time.perf_counter()
+    adapter = (
+        importers.import_online_retail
+        if args.command == "import-online-retail"
+        else importers.import_taobao
+    )
+    done = adapter(
+        args.path,
+        settings.events,
+        settings.replica_url,
+        storage_options(settings.events, settings.s3_endpoint_url),
+    )
+    print(f"events   {done.events:,} in {done.event_files} files under {settings.events}")
+    print(
+        "tables   "
+        + ", ".join(f"{k} {v:,}" for k, v in done.tables.items())
+        + f" at {_redact(settings.replica_url)}"
+    )
+    print(f"seconds  {time.perf_counter() - started:.1f}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from profile_engine import cluster
+    from profile_engine.evaluation import data, report, run
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    settings = settings_from(
+        {
+            "events": args.events,
+            "replica_url": args.replica_url,
+            "scheduler": args.scheduler,
+            "workers": args.workers,
+            "s3_endpoint_url": args.s3_endpoint_url,
+        }
+    )
+    started = time.perf_counter()
+    with cluster.open_client(settings) as client:
+        loaded = data.load(settings, client)
+        read_s = time.perf_counter() - started
+        result = run.evaluate(
+            loaded.interactions,
+            settings.ranker_params(),
+            tune_baselines=not args.no_tune,
+            client=client,
+        )
+    print(report.table(result))
+    print(f"seconds  read {read_s:.1f}, evaluate {time.perf_counter() - started - read_s:.1f}")
+    if args.json:
+        report.write_json(result, args.json)
+        print(f"json     {args.json}")
+    if args.html:
+        report.write_html(result, args.html)
+        print(f"html     {args.html}")
     return 0
 
 
@@ -143,7 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _generate(args) if args.command == "generate" else _run(args)
+        commands = {
+            "generate": _generate,
+            "run": _run,
+            "evaluate": _evaluate,
+            "import-online-retail": _import,
+            "import-taobao": _import,
+        }
+        return commands[args.command](args)
     except SettingsError as exc:
         print(f"profile-engine: bad settings: {exc}", file=sys.stderr)
         return EXIT_SETTINGS

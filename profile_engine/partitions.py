@@ -16,7 +16,15 @@ import pandas as pd
 from dask.delayed import delayed
 from distributed import Client
 
-from profile_engine.compute import assemble, codes, ingest, neighbours, profiles, recommend
+from profile_engine.compute import (
+    assemble,
+    codes,
+    ingest,
+    neighbours,
+    profiles,
+    ranker,
+    recommend,
+)
 from profile_engine.compute.catalog import Catalog
 from recsvc.models import Profile
 
@@ -65,6 +73,7 @@ def recommend_for(
     stats: pd.DataFrame,
     items: pd.DataFrame,
     affinity: pd.DataFrame,
+    ranked: pd.DataFrame | None,
     nb: pd.DataFrame,
     pop: pd.DataFrame,
     catalog: Catalog,
@@ -72,8 +81,24 @@ def recommend_for(
     history: int,
 ) -> pd.DataFrame:
     return recommend.recommend(
-        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history
+        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history, ranked
     )
+
+
+def ranked_for(
+    items: pd.DataFrame, model: ranker.RankerModel, catalog: Catalog, as_of_ms: int, k: int
+) -> pd.DataFrame:
+    """The ranker's lists of one user-partition: bought products and out-of-stock excluded."""
+    bought = items[items["bought"].to_numpy()]
+    return ranker.score(model, items, as_of_ms, k, exclude=bought, allowed=catalog.in_stock)
+
+
+def summed(parts: list[Any]) -> Any:
+    """Pairwise (tree) sum of delayed arrays: no task holds more than two partial Grams."""
+    while len(parts) > 1:
+        pairs = [delayed(np.add)(a, b) for a, b in zip(parts[::2], parts[1::2], strict=False)]
+        parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
 
 
 def profiles_of(

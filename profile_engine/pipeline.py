@@ -21,7 +21,7 @@ from dask.base import compute
 from dask.delayed import delayed
 from distributed import Client, wait
 
-from profile_engine import cluster, partitions
+from profile_engine import cluster, gate, partitions, ranking
 from profile_engine.compute import (
     assemble,
     codes,
@@ -32,6 +32,8 @@ from profile_engine.compute import (
     segments,
 )
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
+from profile_engine.evaluation import data as eval_data
+from profile_engine.evaluation import run as evaluate_run
 from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
 from profile_engine.report import RunReport
 from profile_engine.settings import EngineSettings
@@ -44,20 +46,23 @@ __all__ = ["PipelineError", "RunReport", "run"]
 log = logging.getLogger(__name__)
 
 POPULAR_SIZE = 100
+# Offline quality figures recorded in the run report and the manifest (the Info RPC shows them).
+GATE_METRICS = ("precision@10", "recall@20", "ndcg@10", "hr@10", "coverage@10")
 
 
 class PipelineError(RuntimeError):
     """The run cannot produce a generation (nothing was published)."""
 
 
-def run(settings: EngineSettings) -> RunReport:
+def run(settings: EngineSettings, force: bool = False) -> RunReport:
+    """The whole job; ``force`` publishes even when the quality gate says no."""
     report = RunReport()
     with cluster.open_client(settings) as client:
         if settings.dashboard:
             report.dashboard = client.dashboard_link
             if cluster.dashboard_missing():
                 report.warnings.append("the Dask dashboard needs bokeh (pip install 'bokeh>=3.1')")
-        _run(settings, client, report)
+        _run(settings, client, report, force)
     return report
 
 
@@ -72,7 +77,7 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
+def _run(settings: EngineSettings, client: Client, report: RunReport, force: bool) -> None:
     url, rows = settings.replica_url, settings.partition_rows
     workers = max(1, len(client.scheduler_info().get("workers", {})))
 
@@ -144,7 +149,9 @@ def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
                 )
             )
         rows_in = dd.concat(sources).map_partitions(partitions.until, as_of_ms)
-        n = max(workers, min(rows_in.npartitions, 4 * workers))
+        # Partitioning decides approximate quantiles (RFM tiers) and summation order: it
+        # must depend on the input only, never on how many workers happen to be up.
+        n = min(rows_in.npartitions, settings.shuffle_partitions)
         people_parts = [
             ev.users.map_partitions(
                 ingest.people_from_users, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)
@@ -187,7 +194,11 @@ def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
         affinity = items.map_partitions(
             partitions.affinity_of, catalog_ref, meta=codes.empty_frame(profiles.AFFINITY_DTYPES)
         )
-        items, stats, affinity = client.persist([items, stats, affinity])
+        # The gate's input: the same interactions, cleaned as EVALUATION.md says.
+        gate_rows = interactions.map_partitions(
+            eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
+        )
+        items, stats, affinity, gate_rows = client.persist([items, stats, affinity, gate_rows])
         n_users, n_items = compute(stats.shape[0], items.shape[0])
         del interactions
 
@@ -262,11 +273,16 @@ def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
                 f"{n_users - n_profiles} users have no known id and were skipped"
             )
 
+    with report.stage("ranker"):
+        params = settings.ranker_params()
+        model = ranking.fit(client, items, len(catalog), as_of_ms, params)
+        ranked = ranking.ranked(items, model, catalog_ref, as_of_ms, settings.recommendations)
+
     with report.stage("recommend"):
         nb_ref, pop_ref = client.scatter([nb, pop], broadcast=True, hash=False)
         recs = partitions.zip_partitions(
             partitions.recommend_for,
-            [stats, items, affinity],
+            [stats, items, affinity, ranked],
             partitions.recs_meta(),
             nb_ref,
             pop_ref,
@@ -294,6 +310,21 @@ def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
         "catalog_coverage": distinct / max(1, int(catalog.in_stock.sum())),
         "lapsed_days": float(rules.lapsed_days),
     }
+    del model
+
+    dynamodb = dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url)
+    with report.stage("evaluate"):
+        # The same ranker code on the same cluster, fitted on the first 80% of the input's
+        # time and scored on the rest (EVALUATION.md); only 4 numeric columns come here.
+        quality = evaluate_run.engine_ndcg(gate_rows.compute(), params, client)
+        del gate_rows
+        report.metrics.update({k: v for k, v in quality.items() if k in GATE_METRICS})
+        if settings.quality_gate:
+            live_generation, live = gate.live_metrics(dynamodb, settings.table)
+            verdict = gate.judge(quality, live, settings.quality_tolerance, force)
+            report.gate = verdict.reason + (f" ({live_generation})" if live_generation else "")
+            if not verdict.publish:
+                return
 
     with report.stage("publish"):
         generation = new_generation_id()
@@ -338,7 +369,6 @@ def _run(settings: EngineSettings, client: Client, report: RunReport) -> None:
             popular=assemble.popular_lists(pop, catalog),
             segment_members=partitions.stream(client, member_tasks, ahead),
         )
-        dynamodb = dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url)
         published = publish(dynamodb, settings.table, data, ttl_days=settings.ttl_days)
         report.generation, report.previous_generation = (
             published.generation,

@@ -26,6 +26,7 @@ class RunReport:
     previous_generation: str | None = None
     published: dict[str, int] = field(default_factory=dict)
     dashboard: str | None = None
+    gate: str | None = None  # the quality gate's verdict, when it ran
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -65,6 +66,8 @@ class RunReport:
                 "metrics     " + ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
             )
         lines.append(f"segments    {nums(self.segments)}")
+        if self.gate:
+            lines.append(f"quality     {self.gate}")
         if self.published:
             lines.append(f"written     {nums(self.published)}")
         for w in self.warnings:

@@ -7,6 +7,8 @@ from datetime import datetime
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from profile_engine.compute.ranker import RankerParams
+
 
 class EngineSettings(BaseSettings):
     """Inputs, outputs and knobs of `profile-engine run`. AWS credentials come from the
@@ -51,6 +53,48 @@ class EngineSettings(BaseSettings):
     partition_rows: int = Field(
         50_000, ge=1000, description="Rows per partition when reading replica tables."
     )
+    shuffle_partitions: int = Field(
+        32,
+        ge=1,
+        description="Most partitions of the shuffle by user. Fixed, not derived from the "
+        "number of workers, so the same input gives the same output on any cluster.",
+    )
+    ranker_lambda: float = Field(
+        150.0, gt=0, description="EASE L2 penalty of the ranker (tuned on Online Retail)."
+    )
+    ranker_max_items: int = Field(
+        4000,
+        ge=1,
+        le=20_000,
+        description="Products the ranker models (most users first); bounds its memory to "
+        "max_items^2 x 4 bytes. The rest come from the popular fill-up lists.",
+    )
+    ranker_popularity_weight: float = Field(
+        0.2, ge=0, description="Weight of recent popularity blended into the ranker's scores."
+    )
+    ranker_half_life_days: float = Field(
+        120.0, gt=0, description="Age at which a purchase counts half in the ranker's model."
+    )
+    quality_gate: bool = Field(
+        True,
+        description="Evaluate the new generation (NDCG@10 on a time split of its input) "
+        "before publishing and refuse to publish a clear regression.",
+    )
+    quality_tolerance: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Largest relative NDCG@10 drop against the served generation that "
+        "still publishes (0.1 = 10%).",
+    )
+
+    def ranker_params(self) -> RankerParams:
+        return RankerParams(
+            lam=self.ranker_lambda,
+            gram_half_life_days=self.ranker_half_life_days,
+            popularity_weight=self.ranker_popularity_weight,
+            max_items=self.ranker_max_items,
+        )
 
     @field_validator("as_of")
     @classmethod

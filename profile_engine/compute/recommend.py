@@ -1,9 +1,10 @@
-"""Per-user recommendations: neighbours of the user's recent products, then popular fill-up.
+"""Per-user recommendations: the ranker's list (or neighbours), then popular fill-up.
 
-Order of a list: items similar to what the user touched recently (scored by the user's
-recency- and type-weighted interest times the neighbour similarity), then popular items of
-the user's top categories, then popular overall. Never: products the user bought, products
-out of stock. Every item carries a short reason a person can read.
+Order of a list: the personal tier, which is the ranker's output when the job has fitted one
+(``compute.ranker``: what `profile-engine run` serves) or else items similar to what the user
+touched recently (recency- and type-weighted interest times the neighbour similarity); then
+popular items of the user's top categories, then popular overall. Never: products the user
+bought, products out of stock. Every item carries a short reason a person can read.
 """
 
 from __future__ import annotations
@@ -89,6 +90,16 @@ def similar_items(
     )
 
 
+def _banded(ranked: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ranker's lists with scores mapped into the personal tier's band (0.5, 1] by rank:
+    ranker scores are only comparable within one user's list."""
+    rank = ranked.groupby("uid", sort=False).cumcount().to_numpy()
+    keep = rank < k
+    out = ranked[keep].copy()
+    out["score"] = 1.0 - (1.0 - SIMILAR_FLOOR) * rank[keep] / max(k, 1)
+    return out
+
+
 def recommend(
     users: np.ndarray,
     items: pd.DataFrame,
@@ -98,10 +109,14 @@ def recommend(
     catalog: Catalog,
     k: int,
     history: int,
+    ranked: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Up to ``k`` recommendations for each of ``users`` (RECS_DTYPES; ``reason_text``
-    renders the reason of a row)."""
-    similar = similar_items(items, neighbours, history, k)
+    renders the reason of a row). ``ranked``: the ranker's lists (``ranker.RANKED_DTYPES``,
+    best first per user), used as the personal tier instead of the neighbours."""
+    similar = (
+        similar_items(items, neighbours, history, k) if ranked is None else _banded(ranked, k)
+    )
     tiers = [
         pd.DataFrame(
             {
@@ -163,6 +178,8 @@ def recommend(
 
 def reason_text(tier: int, source: int, source_etype: int, catalog: Catalog) -> str:
     """ "because you viewed <product>", "popular in <category>" or "popular now"."""
+    if tier == SIMILAR and source < 0:
+        return "popular now"  # the ranker's popularity prior outweighed the user's products
     if tier == SIMILAR:
         verb = VERBS.get(source_etype, VERBS[codes.VIEW])
         return "because you " + verb.format(catalog.names[source])

@@ -116,16 +116,22 @@ TABLES = {
 
 def write_tables(shop: Shop, url: str, chunk: int = 5_000) -> dict[str, int]:
     """(Re)create the four replica tables at ``url`` and fill them; returns rows per table."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
     frames = {
         "customers": shop.customers,
         "products": shop.products.drop(columns=["cat_idx"]),
         "orders": shop.orders,
         "order_items": shop.order_items,
     }
+    return write_frames(frames, url, chunk)
+
+
+def write_frames(frames: dict[str, pd.DataFrame], url: str, chunk: int = 5_000) -> dict[str, int]:
+    """(Re)create the four replica tables at ``url`` and fill those given in ``frames`` (the
+    others stay empty); returns rows per table. Used by the generator and the importers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
     counts: dict[str, int] = {}
     try:
         with engine.begin() as conn:

@@ -1,0 +1,1 @@
+"""Offline quality of recommendations, measured as ../shared/EVALUATION.md describes."""

@@ -1,0 +1,95 @@
+"""The ranker on the cluster: per-partition item stats and Gram shares, one fit, broadcast model.
+
+Only the Gram matrix (max_items^2 float32) and the item stats travel: partial Grams are
+summed pairwise on the workers, the fit (one matrix inverse) runs on a worker, and the
+fitted model stays there, replicated to every worker for the per-partition scoring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from dask.delayed import delayed
+from distributed import Client, Future
+
+from profile_engine import partitions
+from profile_engine.compute import codes, ranker
+
+
+def fit(
+    client: Client,
+    items: dd.DataFrame,
+    n_products: int,
+    as_of_ms: int,
+    params: ranker.RankerParams,
+) -> Future[Any]:
+    """A future of the fitted ``RankerModel``, replicated to every worker."""
+    stats = items.map_partitions(
+        ranker.local_item_stats,
+        as_of_ms,
+        params,
+        meta=codes.empty_frame(ranker.ITEM_STATS_DTYPES),
+    ).compute()
+    stats = stats.groupby("pcode", sort=False)[["users", "recent"]].sum().reset_index()
+    columns = ranker.choose_columns(stats, n_products, params.max_items)
+    grams = [
+        delayed(ranker.local_gram)(part, columns, n_products, as_of_ms, params)
+        for part in items.to_delayed()
+    ]
+    model = delayed(ranker.fit)(partitions.summed(grams), stats, columns, n_products, params)
+    future: Future[Any] = client.compute(model)
+    client.replicate([future])
+    return future
+
+
+def ranked(
+    items: dd.DataFrame, model: Future[Any], catalog_ref: object, as_of_ms: int, k: int
+) -> dd.DataFrame:
+    """Per user-partition: the ranker's top ``k`` (``ranker.RANKED_DTYPES``)."""
+    return partitions.zip_partitions(
+        partitions.ranked_for,
+        [items],
+        codes.empty_frame(ranker.RANKED_DTYPES),
+        model,
+        catalog_ref,
+        as_of_ms,
+        k,
+    )
+
+
+__all__ = ["fit", "ranked"]
+
+
+def by_user(items: pd.DataFrame, client: Client) -> dd.DataFrame:
+    """A user-item frame as Dask partitions that each hold complete users (the Gram of a
+    user split across partitions would lose its cross terms)."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    frame = dd.from_pandas(items.set_index("uid"), npartitions=2 * workers, sort=True)
+    parts: dd.DataFrame = frame.reset_index()
+    return parts
+
+
+def _score_part(
+    part: pd.DataFrame, model: ranker.RankerModel, as_of_ms: int, k: int, users: np.ndarray
+) -> pd.DataFrame:
+    """The evaluation's scoring: the listed users, every train item of theirs excluded."""
+    mine = part[np.isin(part["uid"].to_numpy(), users)]
+    return ranker.score(model, mine, as_of_ms, k, exclude=mine)
+
+
+def score_users(
+    client: Client,
+    items: dd.DataFrame,
+    model: Future[Any],
+    as_of_ms: int,
+    k: int,
+    users: np.ndarray,
+) -> pd.DataFrame:
+    """Top ``k`` of ``users`` scored per partition with the fitted model (a replicated
+    future from ``fit``)."""
+    tasks = [delayed(_score_part)(p, model, as_of_ms, k, users) for p in items.to_delayed()]
+    parts = client.gather(client.compute(tasks))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
