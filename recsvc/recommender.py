@@ -33,8 +33,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
 
-# Kept back from the caller's deadline for the fallback path and the reply itself.
+# Kept back from the caller's deadline for the fallback path and the reply itself: this
+# share of the budget, within [min, max]. Under load the event loop runs late by several
+# milliseconds when many calls time out together; a fixed 10 ms was measured too thin.
+DEADLINE_RESERVE_SHARE = 0.1
 DEADLINE_RESERVE_S = 0.01
+DEADLINE_RESERVE_MAX_S = 0.05
+# The first facts window is 2k + this: enough for a few out-of-stock candidates.
+SHORT_WINDOW_EXTRA = 8
+# Ranked candidate lists kept for profiles seen without page context (the common call).
+RANKED_KEPT = 4096
 
 
 class Recommender:
@@ -59,6 +67,9 @@ class Recommender:
         self._fallback_generation = ""
         self._loading: tuple[str, asyncio.Task[None]] | None = None
         self.counters: Counter[str] = Counter()
+        # id(recommendations) -> (that tuple, its ranking without context). The tuple is
+        # held, so its id cannot be reused while the entry exists.
+        self._ranked: dict[int, tuple[Sequence[ScoredItem], list[ScoredItem]]] = {}
         tracker.on_change(self._ensure_fallback_lists)
 
     # -- use cases ----------------------------------------------------------------------
@@ -68,7 +79,9 @@ class Recommender:
         work gets ``min(budget_s - reserve, store_timeout_s)``; past it, fallback."""
         timeout = self._store_timeout_s
         if budget_s is not None:
-            timeout = min(timeout, budget_s - DEADLINE_RESERVE_S)
+            reserve = min(DEADLINE_RESERVE_MAX_S,
+                          max(DEADLINE_RESERVE_S, budget_s * DEADLINE_RESERVE_SHARE))
+            timeout = min(timeout, budget_s - reserve)
         if timeout > 0:
             try:
                 async with asyncio.timeout(timeout):
@@ -106,13 +119,20 @@ class Recommender:
         category = q.category
         # Popular lists never change within a generation: once in memory, no cache trip.
         held = self._fallback.get(category) if self._fallback_generation == gen else None
-        profiles, neighbours, popular = await asyncio.gather(
-            self._aside.get_many(codec.PROFILE, gen, [q.user_id], self._profiles(gen)),
-            self._optional(codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen)),
-            _const({category: held})
-            if held is not None
-            else self._optional(codec.POPULAR, gen, [category], self._popular(gen)),
-        )
+        profile_lookup = self._aside.get_many(codec.PROFILE, gen, [q.user_id], self._profiles(gen))
+        if held is not None and not context_ids:
+            # The common page: one lookup, awaited directly (gather costs three tasks).
+            profiles = await profile_lookup
+            neighbours: dict[str, Neighbours] = {}
+            popular: dict[str, PopularList] = {category: held}
+        else:
+            profiles, neighbours, popular = await asyncio.gather(
+                profile_lookup,
+                self._optional(codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen)),
+                _const({category: held})
+                if held is not None
+                else self._optional(codec.POPULAR, gen, [category], self._popular(gen)),
+            )
         found = profiles[q.user_id]
         fill = self._popular_list(gen, category, popular.get(category))
         profile: Profile | None = found.value
@@ -122,25 +142,54 @@ class Recommender:
         else:
             viewed = neighbours.get(q.viewed_product_id)
             cart = [n for p in q.cart_product_ids if (n := neighbours.get(p)) is not None]
-            candidates = ranking.rerank(profile.recommendations, viewed, cart)
+            if viewed is None and not cart:
+                candidates = self._ranked_alone(profile)
+            else:
+                candidates = ranking.rerank(profile.recommendations, viewed, cart)
             banned = ranking.banned_ids(q, profile.purchased)
-        window = ranking.facts_window(candidates, fill, banned)
-        facts = await self._optional(codec.FACTS, gen, window, self._facts(gen))
-        items = ranking.finalize(
-            candidates,
-            fill,
-            k=q.k,
-            banned=banned,
-            facts=facts,
-            category=category,
-            fill_in_category=bool(category),
-        )
+        # Facts (stock, category) of a short window first: finalize walks candidates and
+        # fill in window order and stops at k, so when its k picks all lie inside the
+        # short window it never looked past it and the full window would give the same
+        # answer. Otherwise (category filters, many out of stock) look up the full one.
+        limit = min(ranking.FACTS_WINDOW, 2 * q.k + SHORT_WINDOW_EXTRA)
+        while True:
+            window = ranking.facts_window(candidates, fill, banned, limit)
+            facts = await self._optional(codec.FACTS, gen, window, self._facts(gen))
+            items = ranking.finalize(
+                candidates,
+                fill,
+                k=q.k,
+                banned=banned,
+                facts=facts,
+                category=category,
+                fill_in_category=bool(category),
+            )
+            if limit >= ranking.FACTS_WINDOW or len(window) < limit:
+                break
+            inside = set(window)
+            if len(items) == q.k and all(i.product_id in inside for i in items):
+                break
+            limit = ranking.FACTS_WINDOW
         if profile is None:
             source = Source.FALLBACK
         else:
             source = Source.CACHE if found.cached else Source.STORE
         self.counters[source.value] += 1
         return Recommendation(items, source, gen)
+
+    def _ranked_alone(self, profile: Profile) -> list[ScoredItem]:
+        """rerank() of a profile without page context, memoised: profiles come from the
+        L1 as the same objects, and ranking 50 items costs more than the rest of a
+        cached call. Callers must not mutate the list."""
+        recs = profile.recommendations
+        entry = self._ranked.get(id(recs))
+        if entry is not None and entry[0] is recs:
+            return entry[1]
+        ranked = ranking.rerank(recs)
+        if len(self._ranked) >= RANKED_KEPT:
+            self._ranked.pop(next(iter(self._ranked)))
+        self._ranked[id(recs)] = (recs, ranked)
+        return ranked
 
     async def _optional(
         self, kind: codec.Kind[T], gen: str, ids: Sequence[str], fetch: Fetch[T]

@@ -25,7 +25,9 @@ async def open_cache(settings: Settings) -> Cache:
         return InProcessCache(settings.memory_cache_entries)
     from recsvc.cache.redis import RedisCache
 
-    redis = RedisCache.from_url(settings.redis_url, settings.redis_timeout_s)
+    redis = RedisCache.from_url(
+        settings.redis_url, settings.redis_timeout_s, cluster=settings.redis_cluster
+    )
     if settings.cache == "redis":
         # Explicitly asked for: use it even if it is down now (misses until it is back).
         return redis

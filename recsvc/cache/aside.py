@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from recsvc.cache import keys
 from recsvc.cache.base import Cache
 from recsvc.cache.codec import Kind
+from recsvc.cache.memory import ObjectLRU
 from recsvc.errors import CacheUnavailable, StoreUnavailable
 
 __all__ = ["CacheAside", "Fetched", "jittered_ttl"]
@@ -56,8 +57,13 @@ class CacheAside:
     """Looks ids up in the cache, fetches the misses from the store in one batch, and
     writes them back. Concurrent lookups of the same key share one store fetch.
 
-    ``counters`` (hits, misses, negative_hits, fetches, cache_errors, ...) are for
-    metrics and tests."""
+    ``l1``: an optional bounded in-process LRU of *decoded* values looked up before
+    ``cache`` (Redis) and filled from it and from the store, so hot keys cost neither a
+    network round trip nor a decode. Keys carry the generation, so an L1 entry is never
+    stale, only evicted or expired.
+
+    ``counters`` (hits, l1_hits (part of hits), misses, negative_hits, fetches,
+    cache_errors, ...) are for metrics and tests."""
 
     def __init__(
         self,
@@ -70,8 +76,12 @@ class CacheAside:
         fetch_timeout_s: float,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        l1: ObjectLRU | None = None,
+        l1_ttl_s: float = 30.0,
     ) -> None:
         self.cache = cache
+        self.l1 = l1
+        self._l1_ttl_s = l1_ttl_s
         self._prefix = prefix
         self._ttl_s = ttl_s
         self._jitter = jitter
@@ -93,22 +103,45 @@ class CacheAside:
     ) -> dict[str, Fetched[T]]:
         """``ids`` (deduplicated, in order) -> Fetched. Raises StoreUnavailable when the
         store fetch of a miss fails; cache failures only count as misses."""
-        wanted = {i: keys.build(self._prefix, generation, kind.name, i) for i in ids}
+        base = keys.build(self._prefix, generation, kind.name, "")
+        wanted = {i: base + i for i in ids}
         if not wanted:
             return {}
-        raw = await self._cache_get(list(wanted.values()))
         result: dict[str, Fetched[T]] = {}
+        remote = wanted
+        l1 = self.l1
+        if l1 is not None:
+            local: dict[str, Fetched[T]] = l1.get_many(wanted.values())
+            if local:
+                self.counters["l1_hits"] += len(local)
+                remote = {}
+                for id_, key in wanted.items():
+                    hit = local.get(key)
+                    if hit is None:
+                        remote[id_] = key
+                    else:
+                        result[id_] = hit
+                        self.counters["hits" if hit.value is not None else "negative_hits"] += 1
+                if not remote:
+                    return result if len(result) == 1 else {i: result[i] for i in wanted}
         missing: list[str] = []
-        for id_, key in wanted.items():
-            value = raw.get(key)
-            if value is None:
-                missing.append(id_)
-            elif value == NEGATIVE:
-                self.counters["negative_hits"] += 1
-                result[id_] = Fetched(None, cached=True)
-            else:
-                self.counters["hits"] += 1
-                result[id_] = Fetched(kind.decode(value), cached=True)
+        if remote:
+            raw = await self._cache_get(list(remote.values()))
+            decoded: dict[str, Fetched[T]] = {}
+            for id_, key in remote.items():
+                value = raw.get(key)
+                if value is None:
+                    missing.append(id_)
+                    continue
+                if value == NEGATIVE:
+                    self.counters["negative_hits"] += 1
+                    fetched: Fetched[T] = Fetched(None, cached=True)
+                else:
+                    self.counters["hits"] += 1
+                    fetched = Fetched(kind.decode(value), cached=True)
+                result[id_] = decoded[key] = fetched
+            if l1 is not None and decoded:
+                l1.put_many(decoded, self._l1_ttl_s)
         self.counters["misses"] += len(missing)
         if missing:
             for future, group in self._join_or_start(kind, wanted, missing, fetch).items():
@@ -162,6 +195,11 @@ class CacheAside:
                 else:
                     ttl = jittered_ttl(self._negative_ttl_s, self._jitter, self._rng)
                     entries[key] = (NEGATIVE, ttl)
+            if self.l1 is not None:
+                self.l1.put_many(
+                    {key: Fetched(found.get(id_), cached=True) for id_, key in new_keys.items()},
+                    min(self._l1_ttl_s, self._negative_ttl_s),
+                )
             await self._cache_set(entries)
         except BaseException as exc:  # noqa: B036 - hand every outcome to the waiters
             if not future.done():

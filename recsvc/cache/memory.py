@@ -1,12 +1,14 @@
-"""In-process caches: InProcessCache (TTL + LRU size bound) and NullCache (caching disabled)."""
+"""In-process caches: InProcessCache (TTL + LRU), ObjectLRU (L1 of decoded values), NullCache."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["InProcessCache", "NullCache"]
+__all__ = ["InProcessCache", "NullCache", "ObjectLRU"]
 
 
 class InProcessCache:
@@ -60,6 +62,57 @@ class InProcessCache:
         return None
 
     async def aclose(self) -> None:
+        self._entries.clear()
+
+
+class ObjectLRU:
+    """A bounded map of Python objects with one expiry per entry: cache-aside's L1 of
+    decoded values (no bytes, no decode on a hit). Synchronous: the hot path never
+    suspends for it. One process only.
+
+    Eviction is by insertion age, not by last use (a hit costs one dict lookup, no
+    reordering): a hot entry evicted or expired comes straight back from Redis."""
+
+    def __init__(
+        self, max_entries: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self._max = max_entries
+        self._clock = clock
+        # dicts keep insertion order: the first key is the oldest insert.
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The live entries among ``keys``; expired ones are dropped."""
+        now = self._clock()
+        entries = self._entries
+        hits: dict[str, Any] = {}
+        for key in keys:
+            entry = entries.get(key)
+            if entry is None:
+                continue
+            if entry[0] <= now:
+                del entries[key]
+                continue
+            hits[key] = entry[1]
+        return hits
+
+    def put_many(self, values: Mapping[str, Any], ttl_s: float) -> None:
+        expires = self._clock() + ttl_s
+        entries = self._entries
+        for key, value in values.items():
+            entries.pop(key, None)  # re-inserted: now the youngest
+            entries[key] = (expires, value)
+        overflow = len(entries) - self._max
+        if overflow > 0:
+            for key in list(itertools.islice(entries, overflow)):
+                del entries[key]
+
+    def clear(self) -> None:
         self._entries.clear()
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from recsvc.errors import CacheUnavailable
 
@@ -25,11 +27,22 @@ class RedisCache:
 
     name = "redis"
 
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
+    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
+        self._client: Any = client
+        self._cluster = isinstance(client, RedisCluster)
 
     @classmethod
-    def from_url(cls, url: str, timeout_s: float) -> RedisCache:
+    def from_url(cls, url: str, timeout_s: float, *, cluster: bool = False) -> RedisCache:
+        if cluster:
+            # ElastiCache cluster mode: the client learns the slot map from any node and
+            # sends each key to its shard; multi-key commands are split per slot.
+            return cls(RedisCluster.from_url(
+                url,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                retry=Retry(NoBackoff(), 0),
+                max_connections=MAX_CONNECTIONS,
+            ))
         client = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -45,8 +58,13 @@ class RedisCache:
         if not keys:
             return {}
         try:
-            values = await self._client.mget(list(keys))
-        except (RedisError, OSError) as exc:
+            if self._cluster:
+                # Keys of one request live in different slots: one MGET per slot,
+                # sent concurrently (CROSSSLOT otherwise).
+                values = await self._client.mget_nonatomic(list(keys))
+            else:
+                values = await self._client.mget(list(keys))
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis MGET failed: {type(exc).__name__}") from exc
         # decode_responses is off: values come back as bytes.
         return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
@@ -60,21 +78,22 @@ class RedisCache:
                 for key, (value, ttl_s) in entries.items():
                     pipe.set(key, value, px=max(1, math.ceil(ttl_s * 1000)))
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis SET pipeline failed: {type(exc).__name__}") from exc
 
     async def delete(self, keys: Sequence[str]) -> None:
         if not keys:
             return
         try:
+            # The cluster client splits DEL per slot itself.
             await self._client.delete(*keys)
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis DEL failed: {type(exc).__name__}") from exc
 
     async def ping(self) -> None:
         try:
             await self._client.ping()
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis PING failed: {type(exc).__name__}") from exc
 
     async def aclose(self) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
+import socket
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -16,15 +19,19 @@ from grpc_reflection.v1alpha import reflection
 from recsvc.api.v1 import recommender_pb2, recommender_pb2_grpc, segments_pb2, segments_pb2_grpc
 from recsvc.cache import Cache, open_cache
 from recsvc.cache.aside import CacheAside
+from recsvc.cache.memory import ObjectLRU
 from recsvc.errors import StoreUnavailable
 from recsvc.generation import GenerationTracker
+from recsvc.metrics import Metrics
 from recsvc.observability import configure_logging
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server.interceptors import (
+    AccessRule,
+    AuthInterceptor,
+    Chain,
     ErrorInterceptor,
     RequestContextInterceptor,
-    SegmentAuthInterceptor,
 )
 from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
 from recsvc.settings import Settings
@@ -51,9 +58,14 @@ class Deps:
     tracker: GenerationTracker | None = None
     recommender: Recommender | None = None
     segments: SegmentService | None = None
-    requests: RequestContextInterceptor = field(default_factory=RequestContextInterceptor)
+    metrics: Metrics = field(default_factory=Metrics)
+    requests: RequestContextInterceptor | None = None
 
     def complete(self, settings: Settings) -> None:
+        # The L1 holds decoded values, so it pays even in front of the in-process cache
+        # (bytes); with caching off there is nothing to be in front of.
+        l1 = (ObjectLRU(settings.l1_entries)
+              if settings.l1_entries and self.cache.name != "none" else None)
         self.aside = self.aside or CacheAside(
             self.cache,
             prefix=settings.cache_prefix,
@@ -61,6 +73,8 @@ class Deps:
             jitter=settings.cache_ttl_jitter,
             negative_ttl_s=settings.negative_ttl_s,
             fetch_timeout_s=settings.store_timeout_s,
+            l1=l1,
+            l1_ttl_s=settings.l1_ttl_s,
         )
         self.tracker = self.tracker or GenerationTracker(
             self.store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
@@ -70,6 +84,19 @@ class Deps:
         )
         self.segments = self.segments or SegmentService(
             self.store, self.tracker, store_timeout_s=settings.store_timeout_s
+        )
+        self.requests = self.requests or RequestContextInterceptor(
+            self.metrics, access_log=settings.access_log
+        )
+        aside, recommender, tracker = self.aside, self.recommender, self.tracker
+        store_counters = getattr(self.store, "counters", None)
+        self.metrics.add_domain(
+            {
+                "cache": lambda: aside.counters,
+                "recommend": lambda: recommender.counters,
+                **({"store": lambda: store_counters} if store_counters is not None else {}),
+            },
+            lambda: tracker.last_known[0] if tracker.last_known else None,
         )
 
     async def aclose(self) -> None:
@@ -85,17 +112,31 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
     a free port); returns it with the bound port."""
     deps.complete(settings)
     assert deps.recommender is not None and deps.segments is not None
-    tokens = settings.segment_token_list
-    if not tokens:
+    assert deps.requests is not None
+    names = settings.client_cert_name_list
+    if not settings.segment_token_list and not names:
         log.warning("RECSVC_SEGMENT_TOKENS is empty: every Segments call will be refused")
+    rules = [
+        AccessRule(SEGMENTS, settings.segment_token_list, names, required=True),
+        AccessRule(RECOMMENDER, settings.recommend_token_list,
+                   names if settings.recommend_token_list else (), required=False),
+    ]
     server = grpc.aio.server(
         interceptors=[
-            deps.requests,  # outermost: sees the final status of every call
-            ErrorInterceptor(),
-            SegmentAuthInterceptor(tokens, SEGMENTS),
+            Chain([
+                deps.requests,  # outermost: sees the final status of every call
+                ErrorInterceptor(),
+                AuthInterceptor(rules),
+            ])
         ],
-        # Two processes must never share a port by accident (tests bind port 0).
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Two processes share a port only when asked to (workers > 1); tests bind
+            # port 0 and must never land on another server's port.
+            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+            # Requests are small: refuse big ones before parsing them.
+            ("grpc.max_receive_message_length", settings.max_request_bytes),
+            ("grpc.max_metadata_size", settings.max_metadata_bytes),
+        ],
     )
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
         RecommenderServicer(deps.recommender), server
@@ -109,10 +150,31 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
     )
     for name in ("", *SERVICE_NAMES):
         await deps.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    if settings.tls_cert_file and settings.tls_key_file:
+        port = server.add_secure_port(address, server_credentials(settings))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     return server, port
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials:
+    """TLS from the PEM files in settings; with a client CA, clients must present a
+    certificate it signed (mTLS)."""
+    assert settings.tls_cert_file and settings.tls_key_file
+
+    def read(path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    ca = read(settings.tls_client_ca_file) if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(read(settings.tls_key_file), read(settings.tls_cert_file))],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
 
 
 async def serve(settings: Settings) -> None:
@@ -140,6 +202,10 @@ async def serve(settings: Settings) -> None:
         log.info("profile store: %s; cache: %s", settings.store, cache.name)
         deps = Deps(store, cache)
         server, port = await build_server(settings, deps)
+        if settings.metrics_port:
+            worker = int(os.environ.get(_WORKER_ENV, "0"))
+            deps.metrics.serve(settings.host, settings.metrics_port + worker)
+            stack.callback(deps.metrics.close)
         # LIFO: background work stops after the server and before the clients close.
         stack.push_async_callback(deps.aclose)
         await server.start()
@@ -154,6 +220,7 @@ async def serve(settings: Settings) -> None:
             log.warning("could not warm up from the store (%s); serving anyway", exc)
 
         await stopping.wait()
+        assert deps.requests is not None
         # Health first so health-checking clients and load balancers stop routing to us
         # before we stop accepting calls.
         await deps.health.enter_graceful_shutdown()
@@ -167,7 +234,63 @@ async def serve(settings: Settings) -> None:
     log.info("shut down cleanly")
 
 
+# Set in worker processes (workers > 1): their index, for the metrics port.
+_WORKER_ENV = "RECSVC_WORKER_INDEX"
+
+
+def run(settings: Settings) -> None:
+    """serve() on the event loop settings.event_loop names (uvloop when available)."""
+    if settings.event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if settings.event_loop == "uvloop":
+                raise
+        else:
+            uvloop.run(serve(settings))
+            return
+    asyncio.run(serve(settings))
+
+
+def _worker(settings: Settings, index: int) -> None:
+    os.environ[_WORKER_ENV] = str(index)
+    configure_logging(settings.log_level)
+    run(settings)
+
+
+def _supervise(settings: Settings) -> None:
+    """workers > 1: that many server processes on one port (SO_REUSEPORT). Signals are
+    forwarded; each worker drains on its own. Port 0 is resolved here first, so all
+    workers bind the same port."""
+    if settings.port == 0:
+        with socket.socket() as s:
+            s.bind((settings.host, 0))
+            settings = settings.model_copy(update={"port": s.getsockname()[1]})
+    # spawn: a forked child would inherit the parent's grpc/asyncio state.
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(settings, n), name=f"recsvc-{n}")
+             for n in range(settings.workers)]
+    for p in procs:
+        p.start()
+
+    def forward(sig: int, _frame: object) -> None:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, sig)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for p in procs:
+        p.join()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise SystemExit(f"{len(failed)} worker(s) failed: exit codes {failed}")
+
+
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    if settings.workers > 1:
+        _supervise(settings)
+    else:
+        run(settings)

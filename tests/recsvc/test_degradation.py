@@ -31,7 +31,8 @@ async def test_redis_down_still_answers_from_the_store(start_server: StartServer
     dead = await open_cache(Settings(cache="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     assert isinstance(dead, RedisCache)
     try:
-        r = await start_server(cache=dead)
+        # No L1: it would answer the second call itself (CACHE), Redis or not.
+        r = await start_server(cache=dead, l1_entries=0)
         stub = rpb_grpc.RecommenderStub(r.channel)
         for _ in range(2):
             response = await stub.Recommend(rec("u0001"), timeout=5)
