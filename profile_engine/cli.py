@@ -1,5 +1,6 @@
 """Command line: `profile-engine generate` (synthetic shop), `import-online-retail` and
-`import-taobao` (real datasets), `run` (the job) and `evaluate` (offline quality)."""
+`import-taobao` (real datasets), `run` (the job), `evaluate` (offline quality) and
+`export-segment` (a served segment's consenting members as a campaign file)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from profile_engine.compute.segments import SegmentFileError
 from profile_engine.settings import EngineSettings
 
 ENV_PREFIX = "PROFILE_ENGINE_"
@@ -72,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quarantine", help="where rejected event lines are written")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
     run.add_argument(
+        "--segments", help="TOML file of segment definitions (default: the built-in one)"
+    )
+    run.add_argument(
         "--force", action="store_true", help="publish even when the quality gate says no"
     )
     run.add_argument(
@@ -101,7 +106,91 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--no-tune", action="store_true", help="baselines at the reference settings (faster)"
     )
+
+    exp = sub.add_parser(
+        "export-segment",
+        help="write a segment of the served generation (consenting members) to a file",
+    )
+    exp.add_argument("name", help="segment name, e.g. high_value or affinity:shoes")
+    exp.add_argument(
+        "--format",
+        required=True,
+        help="pinpoint-csv, pinpoint-jsonl, ses-csv, ses-jsonl, csv or parquet",
+    )
+    exp.add_argument(
+        "--to", required=True, help="s3://bucket/prefix or a local directory to write under"
+    )
+    exp.add_argument("--ses-topic", default="", help="ses-*: topic the members are opted in to")
+    exp.add_argument("--table", help="DynamoDB table")
+    exp.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
+    exp.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
     return parser
+
+
+def _export_segment(args: argparse.Namespace) -> int:
+    """The ExportSegment RPC's code path (SegmentService + export_segment), run here
+    against the table directly: no service needed."""
+    import asyncio
+
+    from recsvc.api.v1 import segments_pb2 as spb
+    from recsvc.server import convert
+    from recsvc.settings import Settings
+
+    engine = settings_from(
+        {
+            "table": args.table,
+            "dynamodb_endpoint_url": args.dynamodb_endpoint_url,
+            "s3_endpoint_url": args.s3_endpoint_url,
+        }
+    )
+    # Field checks exactly as the RPC does them (messages name the field).
+    query = convert.export_query(
+        spb.ExportSegmentRequest(name=args.name, format=args.format, ses_topic=args.ses_topic)
+    )
+    # From the engine's settings only (model_validate reads no RECSVC_* variables).
+    settings = Settings.model_validate(
+        {
+            "store": "dynamodb",
+            "table": engine.table,
+            "aws_region": engine.aws_region,
+            "dynamodb_endpoint_url": engine.dynamodb_endpoint_url,
+            "s3_endpoint_url": engine.s3_endpoint_url,
+            "export_uri": args.to,
+            # A batch command, not a request with a deadline: be patient with the store.
+            "store_timeout_s": 10.0,
+            "store_attempts": 5,
+        }
+    )
+    started = time.perf_counter()
+    done = asyncio.run(_export(settings, query))
+    r = done.result
+    print(f"file     {r.uri}")
+    print(f"members  {r.members:,} (skipped {r.skipped:,}: no consent or no email)")
+    print(f"bytes    {r.bytes:,}")
+    print(f"gen      {r.generation}")
+    print(f"seconds  {time.perf_counter() - started:.1f}")
+    return 0
+
+
+async def _export(settings: Any, query: Any) -> Any:
+    from recsvc.export.service import ExportService
+    from recsvc.generation import GenerationTracker
+    from recsvc.segments import SegmentService
+    from recsvc.store import open_store
+
+    store = await open_store(settings)
+    tracker = GenerationTracker(
+        store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
+    )
+    exports = ExportService(
+        SegmentService(store, tracker, store_timeout_s=settings.store_timeout_s), settings
+    )
+    try:
+        return await exports.export(query)
+    finally:
+        await exports.aclose()
+        await tracker.aclose()
+        await store.aclose()
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -151,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
             "s3_endpoint_url": args.s3_endpoint_url,
             "quarantine": args.quarantine,
             "as_of": args.as_of,
+            "segments": args.segments,
         }
     )
     report = pipeline.run(settings, force=args.force)
@@ -249,10 +339,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "evaluate": _evaluate,
             "import-online-retail": _import,
             "import-taobao": _import,
+            "export-segment": _export_segment,
         }
         return commands[args.command](args)
     except SettingsError as exc:
         print(f"profile-engine: bad settings: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except SegmentFileError as exc:
+        print(f"profile-engine: bad segment file: {exc}", file=sys.stderr)
+        print("nothing was read or published", file=sys.stderr)
         return EXIT_SETTINGS
     except Exception as exc:
         # Nothing is flipped on failure: the pointer moves only after every item is written.

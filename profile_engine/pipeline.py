@@ -57,12 +57,14 @@ class PipelineError(RuntimeError):
 def run(settings: EngineSettings, force: bool = False) -> RunReport:
     """The whole job; ``force`` publishes even when the quality gate says no."""
     report = RunReport()
+    # A bad segment file fails here, before a cluster starts or any input is read.
+    specs = segments.load(settings.segments)
     with cluster.open_client(settings) as client:
         if settings.dashboard:
             report.dashboard = client.dashboard_link
             if cluster.dashboard_missing():
                 report.warnings.append("the Dask dashboard needs bokeh (pip install 'bokeh>=3.1')")
-        _run(settings, client, report, force)
+        _run(settings, specs, client, report, force)
     return report
 
 
@@ -77,7 +79,13 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _run(settings: EngineSettings, client: Client, report: RunReport, force: bool) -> None:
+def _run(
+    settings: EngineSettings,
+    specs: tuple[segments.SegmentSpec, ...],
+    client: Client,
+    report: RunReport,
+    force: bool,
+) -> None:
     url, rows = settings.replica_url, settings.partition_rows
     workers = max(1, len(client.scheduler_info().get("workers", {})))
 
@@ -235,21 +243,12 @@ def _run(settings: EngineSettings, client: Client, report: RunReport, force: boo
 
     with report.stage("segments"):
         buyers = stats[stats["frequency"] > 0]
-        quantiles, high_value, first_purchase, n_buyers = compute(
-            buyers[["recency_days", "frequency", "monetary"]].quantile(list(profiles.QUINTILES)),
-            buyers["monetary"].quantile(segments.HIGH_VALUE_QUANTILE),
-            buyers["first_purchase_ts"].min(),
-            buyers.shape[0],
+        (quantiles,) = compute(
+            buyers[["recency_days", "frequency", "monetary"]].quantile(list(profiles.QUINTILES))
         )
         edges = {
             c: quantiles[c].to_numpy(dtype=float) for c in ("recency_days", "frequency", "monetary")
         }
-        span = (as_of_ms - first_purchase) / codes.DAY_MS if n_buyers else None
-        rules = segments.SegmentRules(
-            as_of_ms,
-            float(high_value) if n_buyers else float("nan"),
-            lapsed_days=segments.lapsed_days_for(span),
-        )
         summary = partitions.zip_partitions(
             profiles.user_summary,
             [stats, affinity, people],
@@ -261,7 +260,8 @@ def _run(settings: EngineSettings, client: Client, report: RunReport, force: boo
             segments.assign,
             [summary, affinity],
             codes.empty_frame(segments.SEGMENT_DTYPES),
-            rules,
+            specs,
+            as_of_ms,
             catalog.categories,
         )
         summary, segs = client.persist([summary, segs])
@@ -308,7 +308,6 @@ def _run(settings: EngineSettings, client: Client, report: RunReport, force: boo
         "recs_per_user": rec_rows / n_profiles if n_profiles else 0.0,
         "personalised_share": personal / rec_rows if rec_rows else 0.0,
         "catalog_coverage": distinct / max(1, int(catalog.in_stock.sum())),
-        "lapsed_days": float(rules.lapsed_days),
     }
     del model
 
@@ -328,10 +327,10 @@ def _run(settings: EngineSettings, client: Client, report: RunReport, force: boo
 
     with report.stage("publish"):
         generation = new_generation_id()
-        described = segments.descriptions(rules, catalog.categories)
-        names = sorted(
-            set(report.segments) | {segments.HIGH_VALUE, segments.LAPSED, segments.CART_ABANDONERS}
-        )
+        described = segments.descriptions(specs, catalog.categories)
+        # Every segment the file defines is listed, empty ones too (per-category ones when
+        # they have members).
+        names = sorted(set(report.segments) | {s.name for s in specs if not s.for_each})
         manifest = Manifest(
             generation=generation,
             published_at=iso(int(pd.Timestamp.now("UTC").value // 10**6)),

@@ -53,6 +53,11 @@ class EngineSettings(BaseSettings):
     partition_rows: int = Field(
         50_000, ge=1000, description="Rows per partition when reading replica tables."
     )
+    segments: str | None = Field(
+        None,
+        description="TOML file of segment definitions (checked before any work); unset: the "
+        "built-in profile_engine/segments.toml.",
+    )
     shuffle_partitions: int = Field(
         32,
         ge=1,

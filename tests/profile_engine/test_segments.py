@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from profile_engine.compute import codes
-from profile_engine.compute import segment_rules as sr
+from profile_engine.compute import segments as sr
 
 AS_OF = 1_790_000_000_000
 DAY = codes.DAY_MS
@@ -161,3 +161,30 @@ def test_file_level_mistakes(tmp_path: Path) -> None:
     twice = {"name": "x", "rules": [{"field": "m", "op": ">", "value": 1}]}
     with pytest.raises(sr.SegmentFileError, match="segment 'x': defined twice"):
         sr.parse({"segment": [twice, twice]})
+
+
+def test_run_stops_on_a_bad_file_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from profile_engine import cli
+
+    bad = tmp_path / "segments.toml"
+    bad.write_text(
+        '[[segment]]\nname = "vip"\nrules = [{ field = "monetry", op = ">", value = 1 }]\n'
+    )
+    # The inputs do not exist either: the segment file is checked first.
+    code = cli.main(
+        [
+            "run",
+            "--segments",
+            str(bad),
+            "--events",
+            str(tmp_path / "none"),
+            "--replica-url",
+            f"sqlite:///{tmp_path}/none.db",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_SETTINGS
+    assert "segment 'vip', rule #1: field: unknown field 'monetry'" in err
+    assert not (tmp_path / "none.db").exists()
