@@ -147,7 +147,8 @@ def _export_segment(args: argparse.Namespace) -> int:
     query = convert.export_query(
         spb.ExportSegmentRequest(name=args.name, format=args.format, ses_topic=args.ses_topic)
     )
-    # From the engine's settings only (model_validate reads no RECSVC_* variables).
+    # The engine's settings and the flags decide the store and the destination; any
+    # other field keeps its default (or a RECSVC_* variable, as for the service).
     settings = Settings.model_validate(
         {
             "store": "dynamodb",

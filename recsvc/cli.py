@@ -69,7 +69,29 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("name")
             c.add_argument("--limit", type=int, default=0, help="stop after N members")
             c.add_argument("--page-size", type=int, default=0, help="members per store page")
+
+    exp = sub.add_parser(
+        "export",
+        help="write a segment's consenting members to the server's RECSVC_EXPORT_URI "
+        "(optionally start a Pinpoint/SES import job)",
+    )
+    exp.add_argument("name", help="segment name")
+    exp.add_argument("--format", required=True, help=f"one of {', '.join(_formats())}")
+    exp.add_argument(
+        "--start-import", action="store_true",
+        help="start the Pinpoint (pinpoint-*) or SES (ses-*) import job of the file",
+    )
+    exp.add_argument("--ses-topic", default="", help="SES topic the members are opted in to")
+    exp.add_argument("--token", help="bearer token (default: first of RECSVC_SEGMENT_TOKENS)")
+    exp.add_argument("--target", help="HOST:PORT of the server (default 127.0.0.1:RECSVC_PORT)")
+    exp.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds")
     return p
+
+
+def _formats() -> tuple[str, ...]:
+    from recsvc.export.formats import FORMATS
+
+    return tuple(FORMATS)
 
 
 def _call(args: argparse.Namespace, settings: Settings, fn: Callable[[Any], str]) -> int:
@@ -163,9 +185,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         return f"{len(rows)} members\n{table(('user', 'email', 'opt-in', 'attributes'), rows)}"
 
+    def export(channel: Any) -> str:
+        request = spb.ExportSegmentRequest(
+            name=args.name,
+            format=args.format,
+            start_import=args.start_import,
+            ses_topic=args.ses_topic,
+        )
+        r = spb_grpc.SegmentsStub(channel).ExportSegment(
+            request, timeout=args.timeout, metadata=_auth(args, settings)
+        )
+        rows = [
+            ("uri", r.uri),
+            ("generation", r.generation),
+            ("members", r.members),
+            ("skipped", r.skipped),
+            ("bytes", r.bytes),
+            ("import job", r.import_job_id or "-"),
+        ]
+        return table(("name", "value"), rows)
+
     if args.command == "health":
         return _health(args, settings)
-    commands = {"recommend": recommend, "info": info, "segments": segments, "segment": segment}
+    commands = {
+        "recommend": recommend,
+        "info": info,
+        "segments": segments,
+        "segment": segment,
+        "export": export,
+    }
     return _call(args, settings, commands[args.command])
 
 

@@ -4,6 +4,7 @@
     ├── InvalidRequest(field, msg)   INVALID_ARGUMENT: a request field is wrong (message names it)
     ├── Unauthenticated              UNAUTHENTICATED: missing or wrong credentials
     ├── NotFound                     NOT_FOUND: the named thing does not exist
+    ├── FailedPrecondition           FAILED_PRECONDITION: the service is not configured for it
     ├── DeadlineExceeded             DEADLINE_EXCEEDED: the caller's budget ran out
     └── Unavailable                  UNAVAILABLE: a backend failed and no fallback exists
         ├── StoreUnavailable         the profile store (DynamoDB) failed or timed out
@@ -17,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "CacheUnavailable",
     "DeadlineExceeded",
+    "FailedPrecondition",
     "InvalidRequest",
     "NotFound",
     "RecsvcError",
@@ -44,6 +46,11 @@ class Unauthenticated(RecsvcError):
 
 class NotFound(RecsvcError):
     """The requested segment (or other named thing) does not exist."""
+
+
+class FailedPrecondition(RecsvcError):
+    """The request is valid but the service is not set up for it (a setting is missing);
+    the message names the setting. Retrying does not help until it is configured."""
 
 
 class DeadlineExceeded(RecsvcError):

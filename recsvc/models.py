@@ -124,3 +124,16 @@ class SegmentQuery:
     resume_token: str = ""
     # Stop after this many members; 0: all.
     limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """A validated ExportSegment request."""
+
+    name: str
+    # One of recsvc.export.FORMATS.
+    format: str
+    # Start the Pinpoint (pinpoint-*) or SES (ses-*) import job of the written file.
+    start_import: bool = False
+    # SES contact-list topic the members are opted in to; "" for none.
+    ses_topic: str = ""

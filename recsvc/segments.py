@@ -6,7 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -91,12 +91,37 @@ class SegmentService:
                     f"issued for generation {token_gen}, but {gen} is served now: "
                     "start again without a token",
                 )
-        if query.name not in {s.name for s in manifest.segments}:
-            raise NotFound(f"no segment named {query.name!r} in generation {gen}")
-        pages = self._store.iter_segment_members(
-            gen, query.name, page_size=query.page_size, after_user_id=after
-        )
+        self._check_segment(manifest, query.name)
         sent = 0
+        async with aclosing(self._pages(gen, query.name, query.page_size, after)) as pages:
+            async for page in pages:
+                for member in page:
+                    yield StreamedMember(member, encode_token(gen, member.user_id), gen)
+                    sent += 1
+                    if query.limit and sent >= query.limit:
+                        return
+
+    async def members(
+        self, name: str, *, page_size: int
+    ) -> tuple[str, AsyncGenerator[list[SegmentMember], None]]:
+        """(generation, pages): every member of ``name`` in the served generation, in
+        user-id order, one store page at a time (what ``stream`` reads; exports use it).
+        Raises NotFound (segment) and Unavailable now, StoreUnavailable while iterating."""
+        manifest = await self._served()
+        self._check_segment(manifest, name)
+        return manifest.generation, self._pages(manifest.generation, name, page_size, None)
+
+    @staticmethod
+    def _check_segment(manifest: Manifest, name: str) -> None:
+        if name not in {s.name for s in manifest.segments}:
+            raise NotFound(f"no segment named {name!r} in generation {manifest.generation}")
+
+    async def _pages(
+        self, generation: str, name: str, page_size: int, after: str | None
+    ) -> AsyncGenerator[list[SegmentMember], None]:
+        pages = self._store.iter_segment_members(
+            generation, name, page_size=page_size, after_user_id=after
+        )
         async with aclosing(pages):
             while True:
                 try:
@@ -106,8 +131,4 @@ class SegmentService:
                     return
                 except TimeoutError as exc:
                     raise StoreUnavailable("reading a segment page timed out") from exc
-                for member in page:
-                    yield StreamedMember(member, encode_token(gen, member.user_id), gen)
-                    sent += 1
-                    if query.limit and sent >= query.limit:
-                        return
+                yield page

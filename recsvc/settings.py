@@ -152,6 +152,27 @@ class Settings(BaseSettings):
         "instead of a bearer token (mTLS): for Segments, and for Recommender when "
         "recommend_tokens closes it.",
     )
+    export_uri: str = Field(
+        "",
+        description="Where ExportSegment writes segment files: s3://bucket/prefix or a local "
+        "directory (<uri>/<segment>/<generation>/<format>.<ext>). Empty: ExportSegment answers "
+        "FAILED_PRECONDITION.",
+    )
+    pinpoint_application_id: str = Field(
+        "",
+        description="Pinpoint project (application) id that ExportSegment's start_import "
+        "imports pinpoint-* files into. Empty: such imports answer FAILED_PRECONDITION.",
+    )
+    pinpoint_role_arn: str = Field(
+        "",
+        description="IAM role Pinpoint assumes to read the export from S3 (start_import of "
+        "pinpoint-* files). Empty: such imports answer FAILED_PRECONDITION.",
+    )
+    ses_contact_list: str = Field(
+        "",
+        description="SES v2 contact list that ExportSegment's start_import upserts ses-* "
+        "files into. Empty: such imports answer FAILED_PRECONDITION.",
+    )
     access_log: bool = Field(
         True, description="One JSON line per call (method, status, latency, source)."
     )

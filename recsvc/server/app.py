@@ -21,6 +21,7 @@ from recsvc.cache import Cache, open_cache
 from recsvc.cache.aside import CacheAside
 from recsvc.cache.memory import ObjectLRU
 from recsvc.errors import StoreUnavailable
+from recsvc.export.service import ExportService
 from recsvc.generation import GenerationTracker
 from recsvc.metrics import Metrics
 from recsvc.observability import configure_logging
@@ -58,6 +59,8 @@ class Deps:
     tracker: GenerationTracker | None = None
     recommender: Recommender | None = None
     segments: SegmentService | None = None
+    # Opens its S3 client on the first s3:// export; closed by aclose().
+    exports: ExportService | None = None
     metrics: Metrics = field(default_factory=Metrics)
     requests: RequestContextInterceptor | None = None
 
@@ -85,6 +88,7 @@ class Deps:
         self.segments = self.segments or SegmentService(
             self.store, self.tracker, store_timeout_s=settings.store_timeout_s
         )
+        self.exports = self.exports or ExportService(self.segments, settings)
         self.requests = self.requests or RequestContextInterceptor(
             self.metrics, access_log=settings.access_log
         )
@@ -100,11 +104,14 @@ class Deps:
         )
 
     async def aclose(self) -> None:
-        """Stop background work (refreshes, cache fills); the store and cache stay open."""
+        """Stop background work (refreshes, cache fills) and close the export's S3 client;
+        the store and cache stay open (their opener owns them)."""
         if self.tracker is not None:
             await self.tracker.aclose()
         if self.aside is not None:
             await self.aside.aclose()
+        if self.exports is not None:
+            await self.exports.aclose()
 
 
 async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server, int]:
@@ -112,6 +119,7 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
     a free port); returns it with the bound port."""
     deps.complete(settings)
     assert deps.recommender is not None and deps.segments is not None
+    assert deps.exports is not None
     assert deps.requests is not None
     names = settings.client_cert_name_list
     if not settings.segment_token_list and not names:
@@ -141,7 +149,9 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
         RecommenderServicer(deps.recommender), server
     )
-    segments_pb2_grpc.add_SegmentsServicer_to_server(SegmentsServicer(deps.segments), server)
+    segments_pb2_grpc.add_SegmentsServicer_to_server(
+        SegmentsServicer(deps.segments, deps.exports), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(deps.health, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -206,7 +216,8 @@ async def serve(settings: Settings) -> None:
             worker = int(os.environ.get(_WORKER_ENV, "0"))
             deps.metrics.serve(settings.host, settings.metrics_port + worker)
             stack.callback(deps.metrics.close)
-        # LIFO: background work stops after the server and before the clients close.
+        # LIFO: background work (and the export's S3 client) stops after the server and
+        # before the clients close.
         stack.push_async_callback(deps.aclose)
         await server.start()
         stack.push_async_callback(server.stop, None)  # on errors; a second stop is a no-op

@@ -27,6 +27,7 @@ from grpc.aio import AbortError, ServicerContext
 from recsvc import observability
 from recsvc.errors import (
     DeadlineExceeded,
+    FailedPrecondition,
     InvalidRequest,
     NotFound,
     RecsvcError,
@@ -257,6 +258,7 @@ _CODES: tuple[tuple[type[RecsvcError], grpc.StatusCode], ...] = (
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 )

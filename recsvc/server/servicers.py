@@ -12,6 +12,7 @@ from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
+from recsvc.export.service import ExportService
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server import convert
@@ -42,8 +43,9 @@ class RecommenderServicer(rpb_grpc.RecommenderServicer):
 
 
 class SegmentsServicer(spb_grpc.SegmentsServicer):
-    def __init__(self, segments: SegmentService) -> None:
+    def __init__(self, segments: SegmentService, exports: ExportService) -> None:
         self._segments = segments
+        self._exports = exports
 
     async def ListSegments(  # noqa: N802
         self, request: spb.ListSegmentsRequest, context: ServicerContext[Any, Any]
@@ -63,3 +65,11 @@ class SegmentsServicer(spb_grpc.SegmentsServicer):
             sent += 1
             observability.annotate(members=sent)
             yield convert.segment_member(streamed)
+
+    async def ExportSegment(  # noqa: N802
+        self, request: spb.ExportSegmentRequest, context: ServicerContext[Any, Any]
+    ) -> spb.ExportSegmentResponse:
+        query = convert.export_query(request)
+        done = await self._exports.export(query)
+        observability.annotate(generation=done.result.generation, members=done.result.members)
+        return convert.export_response(done)

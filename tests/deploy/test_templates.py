@@ -47,6 +47,8 @@ def aws_calls(source: Path, client: str) -> set[str]:
 def role_actions(template: dict[str, Any], role: str, service: str) -> set[str]:
     actions: set[str] = set()
     for policy in template["Resources"][role]["Properties"]["Policies"]:
+        if "Fn::If" in policy:  # a policy that exists when its condition holds
+            policy = policy["Fn::If"][1]
         for statement in policy["PolicyDocument"]["Statement"]:
             listed = statement["Action"]
             for action in [listed] if isinstance(listed, str) else listed:
@@ -132,6 +134,17 @@ class TestEcs:
     def test_task_role_allows_exactly_what_the_store_calls(self) -> None:
         called = aws_calls(ROOT / "recsvc/store/dynamodb.py", "self._client")
         assert called == role_actions(self.template, "TaskRole", "dynamodb")
+
+
+    def test_task_role_can_write_exports_and_start_imports(self) -> None:
+        export_uri = self.env["RECSVC_EXPORT_URI"]["Fn::Sub"]
+        assert export_uri == "s3://${ExportBucketName}/segments"
+        s3 = role_actions(self.template, "TaskRole", "s3")
+        assert {"PutObject", "GetObject", "DeleteObject"} <= s3  # temporary key, copy, delete
+        assert role_actions(self.template, "TaskRole", "mobiletargeting") == {"CreateImportJob"}
+        assert role_actions(self.template, "TaskRole", "ses") == {"CreateImportJob"}
+        jobs = (ROOT / "recsvc/export/jobs.py").read_text()
+        assert set(re.findall(r"client\.([a-z_]+)\(", jobs)) == {"create_import_job"}
 
 
 class TestEmr:

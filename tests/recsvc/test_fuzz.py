@@ -23,6 +23,7 @@ UNARY = (
     "/recsvc.api.v1.Recommender/Recommend",
     "/recsvc.api.v1.Recommender/Info",
     "/recsvc.api.v1.Segments/ListSegments",
+    "/recsvc.api.v1.Segments/ExportSegment",
     "/recsvc.api.v1.Nope/Nothing",
 )
 STREAM = "/recsvc.api.v1.Segments/Segment"
