@@ -194,17 +194,22 @@ async def _export(settings: Any, query: Any) -> Any:
         await store.aclose()
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from profile_engine import synthetic
-    from profile_engine.sources.events import storage_options
-
-    settings = settings_from(
+def _writer_settings(args: argparse.Namespace) -> EngineSettings:
+    """Settings of the commands that write inputs (generate, import-*)."""
+    return settings_from(
         {
             "events": args.events,
             "replica_url": args.replica_url,
             "s3_endpoint_url": args.s3_endpoint_url,
         }
     )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from profile_engine import synthetic
+    from profile_engine.sources.events import storage_options
+
+    settings = _writer_settings(args)
     started = time.perf_counter()
     shop = synthetic.generate(
         args.users, args.products, args.days, args.seed, args.start_date or synthetic.DEFAULT_START
@@ -257,13 +262,7 @@ def _import(args: argparse.Namespace) -> int:
     from profile_engine import importers
     from profile_engine.sources.events import storage_options
 
-    settings = settings_from(
-        {
-            "events": args.events,
-            "replica_url": args.replica_url,
-            "s3_endpoint_url": args.s3_endpoint_url,
-        }
-    )
+    settings = _writer_settings(args)
     started = time.perf_counter()
     adapter = (
         importers.import_online_retail
