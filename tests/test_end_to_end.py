@@ -126,6 +126,8 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
         cache_prefix=cache_prefix,
         generation_refresh_s=0.1,
         segment_tokens=TOKEN,
+        # moto shares the test process's GIL: allow for a stalled request.
+        store_timeout_s=5.0,
     )
     store = await open_store(settings)
     cache = await open_cache(settings)

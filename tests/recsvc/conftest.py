@@ -70,6 +70,9 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
         settings = Settings(**{
             "host": "127.0.0.1", "port": 0, "table": published.table,
             "dynamodb_endpoint_url": published.endpoint, "segment_tokens": TOKEN,
+            # moto runs in a thread of the test process and shares its GIL: one request
+            # can stall past production's 1 s. Tests of timeouts set their own.
+            "store_timeout_s": 5.0,
             **overrides,
         })
         owned: list[Any] = []

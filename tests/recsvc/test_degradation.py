@@ -93,7 +93,7 @@ async def test_client_deadline_is_respected_end_to_end(start_server: StartServer
     the fallback lists (the deadline reaches the use case via context.time_remaining)."""
     with seed.memory_store(seed.sample_generation()) as mem:
         store = CountingStore(mem)
-        r = await start_server(store=store)
+        r = await start_server(store=store, store_timeout_s=1.0)
         assert r.deps.recommender is not None
         await r.deps.recommender.warm()
         store.delay_s = 3.0  # slower than both the deadline and store_timeout_s
