@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
 from tests.conftest import create_table, dynamodb_client, unique
 from tests.recsvc import seed
+from tests.servers import Proc, poll_for
 
 TOKEN = "s3cret-token"
 
@@ -106,3 +109,30 @@ async def server(start_server: StartServer) -> Running:
 
 def auth(token: str = TOKEN) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
+
+
+def start_recsvc_process(
+    published: Published, name: str, **env: str
+) -> tuple[Proc, str]:
+    """`python -m recsvc serve` as a subprocess over the published table (in-process
+    cache, port 0), once it prints its address; ``env`` adds or overrides RECSVC_*."""
+    proc = Proc(
+        [sys.executable, "-m", "recsvc", "serve"],
+        env={
+            "RECSVC_HOST": "127.0.0.1",
+            "RECSVC_PORT": "0",
+            "RECSVC_TABLE": published.table,
+            "RECSVC_DYNAMODB_ENDPOINT_URL": published.endpoint,
+            "RECSVC_CACHE": "memory",
+            **env,
+        },
+        name=name,
+    )
+    found = poll_for(
+        lambda: re.search(r"recsvc listening on (\S+)", proc.output()) or not proc.alive(),
+        30, "the server to listen",
+    )
+    if not isinstance(found, re.Match) or not proc.alive():
+        proc.stop()
+        raise AssertionError(f"recsvc did not start:\n{proc.output()[-3000:]}")
+    return proc, found.group(1)

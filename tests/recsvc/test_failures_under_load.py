@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from recsvc.cache.redis import RedisCache
 from recsvc.models import ScoredItem
 from tests.conftest import create_table
 from tests.recsvc import seed
-from tests.recsvc.conftest import Published, StartServer
+from tests.recsvc.conftest import Published, StartServer, start_recsvc_process
 from tests.recsvc.load import Load, wait_until
 from tests.servers import Proc, free_port, poll_for, port_open
 
@@ -275,22 +274,11 @@ DRAIN_DELAY_S = 0.5
 
 
 async def test_sigterm_under_load_drains_then_refuses_cleanly(published: Published) -> None:
-    proc = Proc(
-        [sys.executable, "-m", "recsvc", "serve"],
-        env={
-            "RECSVC_HOST": "127.0.0.1", "RECSVC_PORT": "0", "RECSVC_TABLE": published.table,
-            "RECSVC_DYNAMODB_ENDPOINT_URL": published.endpoint, "RECSVC_CACHE": "memory",
-            "RECSVC_GRACE_S": str(GRACE_S), "RECSVC_DRAIN_DELAY_S": str(DRAIN_DELAY_S),
-        },
-        name="recsvc-sigterm-load",
+    proc, target = start_recsvc_process(
+        published, "recsvc-sigterm-load",
+        RECSVC_GRACE_S=str(GRACE_S), RECSVC_DRAIN_DELAY_S=str(DRAIN_DELAY_S),
     )
     try:
-        found = poll_for(
-            lambda: re.search(r"recsvc listening on (\S+)", proc.output()) or not proc.alive(),
-            30, "the server to listen",
-        )
-        assert isinstance(found, re.Match), proc.output()
-        target = found.group(1)
         async with grpc.aio.insecure_channel(target) as channel, \
                 grpc.aio.insecure_channel(target) as health_channel:
             stub = rpb_grpc.RecommenderStub(channel)

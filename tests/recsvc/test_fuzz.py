@@ -4,7 +4,6 @@ crashes, never answers UNKNOWN or INTERNAL, and stays healthy."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 
 import grpc
@@ -14,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recsvc.api.v1 import recommender_pb2 as rpb
-from tests.recsvc.conftest import TOKEN, Published
-from tests.servers import Proc, poll_for
+from tests.recsvc.conftest import TOKEN, Published, start_recsvc_process
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,22 +32,12 @@ RESERVED = re.compile(r"^(grpc-|:)|^(te|content-type|user-agent|host)$")
 
 @pytest.fixture(scope="module")
 def target(published: Published) -> Iterator[str]:
-    proc = Proc(
-        [sys.executable, "-m", "recsvc", "serve"],
-        env={
-            "RECSVC_HOST": "127.0.0.1", "RECSVC_PORT": "0", "RECSVC_TABLE": published.table,
-            "RECSVC_DYNAMODB_ENDPOINT_URL": published.endpoint, "RECSVC_CACHE": "memory",
-            "RECSVC_SEGMENT_TOKENS": TOKEN, "RECSVC_GRACE_S": "1", "RECSVC_DRAIN_DELAY_S": "0",
-        },
-        name="recsvc-fuzz",
+    proc, address = start_recsvc_process(
+        published, "recsvc-fuzz",
+        RECSVC_SEGMENT_TOKENS=TOKEN, RECSVC_GRACE_S="1", RECSVC_DRAIN_DELAY_S="0",
     )
     try:
-        found = poll_for(
-            lambda: re.search(r"recsvc listening on (\S+)", proc.output()) or not proc.alive(),
-            30, "the server to listen",
-        )
-        assert isinstance(found, re.Match), proc.output()
-        yield found.group(1)
+        yield address
         assert proc.alive(), proc.output()
         out = proc.output()
         assert '"level": "ERROR"' not in out, out[-3000:]

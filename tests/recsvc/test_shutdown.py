@@ -19,7 +19,7 @@ from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from tests.recsvc import seed
-from tests.recsvc.conftest import TOKEN, Published, auth
+from tests.recsvc.conftest import TOKEN, Published, auth, start_recsvc_process
 from tests.servers import Proc, poll_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -29,29 +29,16 @@ GRACE_S = 10.0
 
 @pytest.fixture
 def serve(published: Published) -> Iterator[tuple[Proc, str]]:
-    proc = Proc(
-        [sys.executable, "-m", "recsvc", "serve"],
-        env={
-            "RECSVC_HOST": "127.0.0.1",
-            "RECSVC_PORT": "0",
-            "RECSVC_TABLE": published.table,
-            "RECSVC_DYNAMODB_ENDPOINT_URL": published.endpoint,
-            "RECSVC_CACHE": "memory",
-            "RECSVC_SEGMENT_TOKENS": TOKEN,
-            "RECSVC_GRACE_S": str(GRACE_S),
-            # Stop accepting at once, so the stream below is surely in flight at stop().
-            "RECSVC_DRAIN_DELAY_S": "0",
-        },
-        name="recsvc-serve",
+    proc, target = start_recsvc_process(
+        published,
+        "recsvc-serve",
+        RECSVC_SEGMENT_TOKENS=TOKEN,
+        RECSVC_GRACE_S=str(GRACE_S),
+        # Stop accepting at once, so the stream below is surely in flight at stop().
+        RECSVC_DRAIN_DELAY_S="0",
     )
     try:
-        found = poll_for(
-            lambda: re.search(r"recsvc listening on (\S+)", proc.output()) or not proc.alive(),
-            30, "the server to listen",
-        )
-        assert proc.alive(), proc.output()
-        assert isinstance(found, re.Match)
-        yield proc, found.group(1)
+        yield proc, target
     finally:
         if proc.stop() not in (0, None):
             print(proc.output(), file=sys.stderr)
