@@ -38,6 +38,15 @@ def settings_from(overrides: dict[str, Any]) -> EngineSettings:
         raise SettingsError("; ".join(problems)) from None
 
 
+def _job_inputs(parser: argparse.ArgumentParser) -> None:
+    """What the commands that read the inputs on a Dask cluster (run, evaluate) share."""
+    parser.add_argument("--events", help="event root: path or s3://bucket/prefix")
+    parser.add_argument("--replica-url", help="SQLAlchemy URL of the replica")
+    parser.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler")
+    parser.add_argument("--workers", type=int, help="LocalCluster worker processes")
+    parser.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="profile-engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,13 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     run = sub.add_parser("run", help="compute profiles and publish a generation to DynamoDB")
-    run.add_argument("--events", help="event root: path or s3://bucket/prefix")
-    run.add_argument("--replica-url", help="SQLAlchemy URL of the replica")
-    run.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler")
-    run.add_argument("--workers", type=int, help="LocalCluster worker processes")
+    _job_inputs(run)
     run.add_argument("--table", help="DynamoDB table")
     run.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
-    run.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
     run.add_argument("--quarantine", help="where rejected event lines are written")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
     run.add_argument(
@@ -96,11 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate", help="EVALUATION.md protocol: the served ranker against the baselines"
     )
-    ev.add_argument("--events", help="event root: path or s3://bucket/prefix")
-    ev.add_argument("--replica-url", help="SQLAlchemy URL of the replica")
-    ev.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler")
-    ev.add_argument("--workers", type=int, help="LocalCluster worker processes")
-    ev.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
+    _job_inputs(ev)
     ev.add_argument("--json", help="write the table as JSON here")
     ev.add_argument("--html", help="write a report with a bar chart per metric here")
     ev.add_argument(
