@@ -9,7 +9,9 @@ that alternate with slices on echo (so a neighbour's load on a shared machine hi
 sides of the ratio alike), and prints QPS, p50, p99 and p99.9 per scenario and each
 one's ratio to the echo slices measured alongside it:
 
-    recommend_hit          known users, profile in the cache (L1 in front of Redis)
+    recommend_hit          known users, repeated requests: answered from the memo of
+                           finished answers (RECSVC_L1_ANSWERS), profile in the L1/Redis
+    recommend_hit_no_memo  the same with the answer memo off: L1 lookups + ranking per call
     recommend_hit_redis    the same with the L1 off: every lookup is a Redis MGET
     recommend_context      cache hit + re-ranking by viewed product and cart neighbours
     recommend_miss         caching off: profile and item facts from DynamoDB every call
@@ -450,6 +452,7 @@ def main() -> None:
             base["RECSVC_PORT"] = str(free_port())
         configs: list[tuple[str, dict[str, str], str]] = [
             ("recommend_hit", {"RECSVC_CACHE": "redis"}, "hit"),
+            ("recommend_hit_no_memo", {"RECSVC_CACHE": "redis", "RECSVC_L1_ANSWERS": "0"}, "hit"),
             ("recommend_hit_redis", {"RECSVC_CACHE": "redis", "RECSVC_L1_ENTRIES": "0"}, "hit"),
             ("recommend_context", {"RECSVC_CACHE": "redis"}, "context"),
             ("recommend_miss", {"RECSVC_CACHE": "none"}, "miss"),

@@ -60,14 +60,19 @@ class GenerationTracker:
     def last_known(self) -> Pointer | None:
         return self._pointer
 
+    def current_nowait(self) -> Pointer | None:
+        """The pointer to serve if one is known (starting a background re-read when it is
+        due), without awaiting anything; None until the first read has succeeded."""
+        if self._pointer is not None and self._clock() - self._read_at >= self._refresh_s:
+            self._refresh_task()
+        return self._pointer
+
     async def current(self) -> Pointer | None:
         """(generation, published_at) to serve; None when nothing is published.
         Raises StoreUnavailable only while no pointer has ever been read."""
-        stale = self._clock() - self._read_at >= self._refresh_s
         if self._pointer is not None:
-            if stale:
-                self._refresh_task()
-            return self._pointer
+            return self.current_nowait()
+        stale = self._clock() - self._read_at >= self._refresh_s
         if not stale:  # read recently: nothing is published
             return None
         return await asyncio.shield(self._refresh_task())

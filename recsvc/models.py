@@ -105,6 +105,9 @@ class Recommendation:
     source: Source
     # The generation the answer was computed from; "" when none is known.
     generation: str
+    # False when a store failure shaped the answer (fallback, or context/facts left out):
+    # asking again may give a better one, so it must not be remembered.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

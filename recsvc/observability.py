@@ -8,12 +8,12 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["CallRecord", "JsonFormatter", "annotate", "call_scope", "configure_logging",
-           "current_request_id"]
+__all__ = ["CallRecord", "JsonFormatter", "annotate", "bind", "call_scope",
+           "configure_logging", "current_request_id", "unbind"]
 
 # Fields a handler may attach to its access-log line. A fixed list, so nobody adds
 # user_id or email by accident: the logs stay free of personal data.
@@ -29,6 +29,20 @@ class CallRecord(dict[str, Any]):
 
 def current_request_id() -> str:
     return _request_id.get()
+
+
+Tokens = tuple[Token[str], Token["CallRecord | None"]]
+
+
+def bind(request_id: str, record: CallRecord) -> Tokens:
+    """call_scope's entry without a context manager (the unary hot path); pair with
+    ``unbind``."""
+    return _request_id.set(request_id), _record.set(record)
+
+
+def unbind(tokens: Tokens) -> None:
+    _record.reset(tokens[1])
+    _request_id.reset(tokens[0])
 
 
 @contextmanager
@@ -52,9 +66,8 @@ def call_scope(request_id: str) -> Iterator[CallRecord]:
 
 def annotate(**fields: Any) -> None:
     """Attach fields to the current call's access-log line (only names in ANNOTATIONS)."""
-    unknown = set(fields) - ANNOTATIONS
-    if unknown:
-        raise ValueError(f"not a loggable call field: {sorted(unknown)}")
+    if not ANNOTATIONS.issuperset(fields):
+        raise ValueError(f"not a loggable call field: {sorted(set(fields) - ANNOTATIONS)}")
     record = _record.get()
     if record is not None:
         record.update(fields)

@@ -92,6 +92,16 @@ class Recommender:
                 self.counters["store_errors"] += 1
         return self._from_fallback(query)
 
+    def generation_now(self) -> str | None:
+        """The generation being served, if known, without waiting for the store."""
+        pointer = self._tracker.current_nowait()
+        return pointer[0] if pointer is not None else None
+
+    def count_remembered(self, source: Source) -> None:
+        """An answer given again from the server's memo of finished answers."""
+        self.counters[source.value] += 1
+        self.counters["remembered"] += 1
+
     async def info(self, budget_s: float | None) -> Manifest:
         """The served generation's manifest. Raises Unavailable when none is known."""
         timeout = self._store_timeout_s
@@ -119,6 +129,7 @@ class Recommender:
         category = q.category
         # Popular lists never change within a generation: once in memory, no cache trip.
         held = self._fallback.get(category) if self._fallback_generation == gen else None
+        degraded: list[str] = []
         profile_lookup = self._aside.get_many(codec.PROFILE, gen, [q.user_id], self._profiles(gen))
         if held is not None and not context_ids:
             # The common page: one lookup, awaited directly (gather costs three tasks).
@@ -128,13 +139,15 @@ class Recommender:
         else:
             profiles, neighbours, popular = await asyncio.gather(
                 profile_lookup,
-                self._optional(codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen)),
+                self._optional(
+                    codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen), degraded
+                ),
                 _const({category: held})
                 if held is not None
-                else self._optional(codec.POPULAR, gen, [category], self._popular(gen)),
+                else self._optional(codec.POPULAR, gen, [category], self._popular(gen), degraded),
             )
         found = profiles[q.user_id]
-        fill = self._popular_list(gen, category, popular.get(category))
+        fill, exact = self._popular_list(gen, category, popular.get(category))
         profile: Profile | None = found.value
         if profile is None:
             candidates: list[ScoredItem] = []
@@ -154,7 +167,7 @@ class Recommender:
         limit = min(ranking.FACTS_WINDOW, 2 * q.k + SHORT_WINDOW_EXTRA)
         while True:
             window = ranking.facts_window(candidates, fill, banned, limit)
-            facts = await self._optional(codec.FACTS, gen, window, self._facts(gen))
+            facts = await self._optional(codec.FACTS, gen, window, self._facts(gen), degraded)
             items = ranking.finalize(
                 candidates,
                 fill,
@@ -175,7 +188,7 @@ class Recommender:
         else:
             source = Source.CACHE if found.cached else Source.STORE
         self.counters[source.value] += 1
-        return Recommendation(items, source, gen)
+        return Recommendation(items, source, gen, complete=exact and not degraded)
 
     def _ranked_alone(self, profile: Profile) -> list[ScoredItem]:
         """rerank() of a profile without page context, memoised: profiles come from the
@@ -192,14 +205,21 @@ class Recommender:
         return ranked
 
     async def _optional(
-        self, kind: codec.Kind[T], gen: str, ids: Sequence[str], fetch: Fetch[T]
+        self,
+        kind: codec.Kind[T],
+        gen: str,
+        ids: Sequence[str],
+        fetch: Fetch[T],
+        degraded: list[str],
     ) -> dict[str, T]:
         """Context neighbours, facts and popular lists only refine an answer: if the store
-        fails for them, answer without them (the profile read decides the fallback)."""
+        fails for them, answer without them (the profile read decides the fallback) and
+        note it in ``degraded``."""
         try:
             fetched = await self._aside.get_many(kind, gen, ids, fetch)
         except StoreUnavailable:
             self.counters[f"degraded_{kind.name}"] += 1
+            degraded.append(kind.name)
             return {}
         return {i: f.value for i, f in fetched.items() if f.value is not None}
 
@@ -225,14 +245,17 @@ class Recommender:
 
     def _popular_list(
         self, gen: str, category: str, fetched: PopularList | None
-    ) -> Sequence[ScoredItem]:
+    ) -> tuple[Sequence[ScoredItem], bool]:
+        """The fill list for ``category`` and whether it is ``gen``'s own (not a list
+        remembered from another generation)."""
         if fetched is not None:
             if self._fallback_generation in ("", gen):
                 self._fallback[category] = fetched
                 self._fallback_generation = gen
-            return fetched.items
+            return fetched.items, True
         remembered = self._fallback.get(category)
-        return remembered.items if remembered else ()
+        exact = self._fallback_generation == gen
+        return (remembered.items if remembered else ()), exact
 
     async def _ensure_fallback_lists(self, gen: str) -> None:
         """Load ``gen``'s lists once, however many callers ask (start-up and the
@@ -270,7 +293,7 @@ class Recommender:
             fill_in_category=True,
         )
         self.counters["fallback"] += 1
-        return Recommendation(items, Source.FALLBACK, self._fallback_generation)
+        return Recommendation(items, Source.FALLBACK, self._fallback_generation, complete=False)
 
 
 async def _const(value: T) -> T:

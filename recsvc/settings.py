@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         "Saves the Redis round trip (~200-300 us) on hot keys; keys carry the generation, "
         "so an L1 entry is never stale, only evicted.",
     )
+    l1_answers: int = Field(
+        10_000,
+        ge=0,
+        description="Finished Recommend answers kept in-process for the served generation, "
+        "keyed by the request (needs the L1); 0 disables. A repeated request skips parsing, "
+        "cache lookups and ranking: the biggest single saving on hot pages.",
+    )
     l1_ttl_s: float = Field(
         30.0, gt=0, description="TTL of L1 entries (capped by the entry's own TTL)."
     )

@@ -27,6 +27,7 @@ from recsvc.metrics import Metrics
 from recsvc.observability import configure_logging
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
+from recsvc.server.answers import AnswerMemo
 from recsvc.server.interceptors import (
     AccessRule,
     AuthInterceptor,
@@ -63,12 +64,15 @@ class Deps:
     exports: ExportService | None = None
     metrics: Metrics = field(default_factory=Metrics)
     requests: RequestContextInterceptor | None = None
+    answers: AnswerMemo | None = None
 
     def complete(self, settings: Settings) -> None:
         # The L1 holds decoded values, so it pays even in front of the in-process cache
         # (bytes); with caching off there is nothing to be in front of.
         l1 = (ObjectLRU(settings.l1_entries)
               if settings.l1_entries and self.cache.name != "none" else None)
+        if l1 is not None and settings.l1_answers and self.answers is None:
+            self.answers = AnswerMemo(settings.l1_answers, settings.l1_ttl_s)
         self.aside = self.aside or CacheAside(
             self.cache,
             prefix=settings.cache_prefix,
@@ -147,7 +151,7 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
         ],
     )
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
-        RecommenderServicer(deps.recommender), server
+        RecommenderServicer(deps.recommender, deps.answers), server
     )
     segments_pb2_grpc.add_SegmentsServicer_to_server(
         SegmentsServicer(deps.segments, deps.exports), server
