@@ -195,7 +195,9 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             # The hot path of every cached Recommend: one flat coroutine, no context
             # managers (each generator-based one costs more than the memo hit it wraps).
             async def wrapper(request: Any, context: Context) -> Any:
-                request_id = await _echo_request_id(context)
+                request_id, given = _request_id(context)
+                if given:
+                    await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
                 record = observability.CallRecord()
                 tokens = observability.bind(request_id, record)
                 self.in_flight += 1
@@ -263,13 +265,21 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             access_log.info("call", extra={"fields": fields})
 
 
-async def _echo_request_id(context: Context) -> str:
+def _request_id(context: Context) -> tuple[str, bool]:
+    """(the call's request id, whether the caller gave it). A new id is set in the
+    trailing metadata here; a given one is for the caller to echo in the initial."""
     given = _find(context.invocation_metadata(), REQUEST_ID_HEADER)
     if given and _SAFE_REQUEST_ID.fullmatch(given):
-        await context.send_initial_metadata(((REQUEST_ID_HEADER, given),))
-        return given
+        return given, True
     request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
     context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
+    return request_id, False
+
+
+async def _echo_request_id(context: Context) -> str:
+    request_id, given = _request_id(context)
+    if given:
+        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
     return request_id
 
 
