@@ -17,7 +17,10 @@ checks their outputs against what the Dask job published (top-10 neighbours of 2
 items, affinities of 20 users, the overall popular list) and prints events/s and ratios
 (``x dask`` = engine's events/s / Dask aggregation's events/s). Then (unless
 ``--skip-memory``) it runs the job again on 4x the events with the same worker memory limit
-and compares the peak RSS per worker (sampled with psutil every 0.2 s).
+and compares the peak RSS per worker (sampled with psutil every 0.2 s; the job's own
+report gives the exact high-water mark too). The 4x shop has 4x the customers and the same
+catalogue as the 1x one: the question is growth with the events, and the ranker's model is
+min(products, ranker_max_items)^2 by design (``--scale-catalog`` grows the catalogue too).
 
     .venv/bin/python bench/engine.py [--events 1000000] [--json PATH] [--skip-memory]
         [--skip-spark] [--skip-duckdb] [--workers 2] [--worker-memory 1.5GiB] [--keep DIR]
@@ -75,10 +78,19 @@ SAMPLE = 20
 # --------------------------------------------------------------------------- input
 
 
-def generate(root: Path, target_events: int, seed: int) -> dict[str, Any]:
-    """Events under root/events (gzip JSON Lines, dt= partitions), replica at root/shop.db."""
+def shop_size(target_events: int) -> tuple[int, int]:
+    """Customers and products of a shop with about ``target_events`` events."""
     users = max(100, math.ceil(target_events / EVENTS_PER_USER_30D))
-    products = max(500, users // 20)
+    return users, max(500, users // 20)
+
+
+def generate(
+    root: Path, target_events: int, seed: int, products: int | None = None
+) -> dict[str, Any]:
+    """Events under root/events (gzip JSON Lines, dt= partitions), replica at root/shop.db;
+    ``products`` fixes the catalogue size (default: it grows with the customers)."""
+    users, scaled = shop_size(target_events)
+    products = products or scaled
     started = time.perf_counter()
     shop = synthetic.generate(users, products, DAYS, seed)
     files = synthetic.write_events(shop.events, str(root / "events"), {})
@@ -145,20 +157,16 @@ class RssSampler(threading.Thread):
 
 
 def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
+    from profile_engine import cluster as job_cluster
     from profile_engine import pipeline
     from profile_engine.settings import EngineSettings
 
+    # The job's own LocalCluster set-up (spill thresholds included), as `profile-engine run`
+    # starts it; only the client is kept here, to see the worker processes.
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=memory,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
+        job_cluster.local_cluster(workers, memory) as cluster,
         Client(cluster) as client,
     ):
         start_pids = set(client.run(os.getpid).values())
@@ -192,6 +200,9 @@ def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -
         "publish_seconds": t.get("publish", float("nan")),
         "timings": dict(t),
         "peak_rss_mb": max(peaks.values(), default=0) / 2**20,
+        # The workers' own high-water marks (VmHWM), per stage: no sampling gaps.
+        "job_peak_rss_mb": report.peak_rss_mb,
+        "stage_peak_rss_mb": {k: round(v / 2**20) for k, v in report.stage_peak_rss.items()},
         "peak_rss_mb_per_worker": sorted(round(v / 2**20) for v in peaks.values()),
         "worker_restarts": len(end_pids - start_pids),
     }
@@ -514,11 +525,17 @@ def compare(ref: dict[str, Any], outputs: dict[str, pd.DataFrame]) -> dict[str, 
 def memory_run(
     root: Path, events: int, args: argparse.Namespace, endpoint: str, ddb: Any, table: str
 ) -> dict[str, Any]:
-    """The whole job on a fresh shop of ``events`` events with the fixed worker memory."""
+    """The whole job on a fresh shop of ``events`` events with the fixed worker memory; the
+    catalogue stays that of the 1x shop unless --scale-catalog."""
     from recsvc.store import schema
 
-    gen = generate(root, events, args.seed)
-    print(f"shop     {gen['events']:,} events (memory run) in {gen['seconds']:.0f} s", flush=True)
+    products = None if args.scale_catalog else shop_size(args.memory_events or args.events)[1]
+    gen = generate(root, events, args.seed, products)
+    print(
+        f"shop     {gen['events']:,} events, {gen['users']:,} customers, {gen['products']:,}"
+        f" products (memory run) in {gen['seconds']:.0f} s",
+        flush=True,
+    )
     ddb.create_table(**schema.table_definition(table))
     try:
         out = run_dask(root, endpoint, table, args.workers, args.worker_memory)
@@ -559,6 +576,12 @@ def main() -> None:
     parser.add_argument("--worker-memory", default="1.5GiB")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-memory", action="store_true", help="no 4x run")
+    parser.add_argument(
+        "--scale-catalog",
+        action="store_true",
+        help="memory runs: grow the catalogue with the events too (default: the 1x shop's "
+        "catalogue, so only the events change)",
+    )
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument(
         "--spark-partitions", type=int, default=8, help="spark.sql.shuffle.partitions"
@@ -709,6 +732,13 @@ def main() -> None:
             f"4x/1x {ratio:.2f}, {verdict} 1.3x"
             + (f"; 4x run FAILED {mem4['failed']}" if mem4.get("failed") else "")
         )
+        catalog = "grows with the events" if args.scale_catalog else "the 1x shop's"
+        print(
+            f"  catalogue {catalog}; workers' own high-water marks: "
+            f"{mem1.get('job_peak_rss_mb', float('nan')):.0f} MB and "
+            f"{mem4.get('job_peak_rss_mb', float('nan')):.0f} MB; by stage at 4x: "
+            + ", ".join(f"{k} {v}" for k, v in mem4.get("stage_peak_rss_mb", {}).items())
+        )
         mem.update(
             events_1x=mem1["events"],
             events_4x=mem4["events"],
@@ -719,6 +749,11 @@ def main() -> None:
             dask_stage_seconds_1x=mem1["timings"],
             dask_stage_seconds_4x=mem4["timings"],
             peak_rss_ratio_4x_1x=round(ratio, 3),
+            memory_catalog="scaled" if args.scale_catalog else "fixed",
+            job_peak_rss_mb_1x=round(mem1.get("job_peak_rss_mb", 0)),
+            job_peak_rss_mb_4x=round(mem4.get("job_peak_rss_mb", 0)),
+            stage_peak_rss_mb_1x=mem1.get("stage_peak_rss_mb", {}),
+            stage_peak_rss_mb_4x=mem4.get("stage_peak_rss_mb", {}),
         )
     else:
         print(

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -87,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-v", "--verbose", action="store_true", help="log progress (stages, publish) to stderr"
     )
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="cluster, dashboard and one line per stage on stderr (default: when a terminal)",
+    )
+    run.add_argument("--json", help="also write the run report as JSON here")
 
     for name, what in (
         ("import-online-retail", "UCI Online Retail CSV (.csv or .csv.gz)"),
@@ -248,10 +256,13 @@ def _run(args: argparse.Namespace) -> int:
             "quarantine": args.quarantine,
             "as_of": args.as_of,
             "segments": args.segments,
+            "progress": args.progress,
         }
     )
     report = pipeline.run(settings, force=args.force)
     print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if report.generation is None and report.gate:
         print("the quality gate stopped the run: the served generation was not changed",
               file=sys.stderr)

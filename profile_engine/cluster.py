@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.util import find_spec
+from pathlib import Path
 
+import dask
 from distributed import Client, LocalCluster
 
 from profile_engine.settings import EngineSettings
+
+log = logging.getLogger(__name__)
+
+# Shares of a worker's memory limit: stored results beyond TARGET, or a process beyond
+# PROCESS, go to disk (see local_cluster). A third of the limit leaves the rest for the
+# tasks' scratch, imports and allocator slack.
+SPILL_TARGET, SPILL_PROCESS = 0.25, 0.33
 
 # The P2P shuffle logs every shuffle it starts and stops at WARNING; that is routine here.
 logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
@@ -28,20 +38,61 @@ def open_client(settings: EngineSettings) -> Iterator[Client]:
         with Client(settings.scheduler, timeout="30s") as client:
             yield client
         return
+    with (
+        local_cluster(settings.workers, settings.worker_memory, settings.dashboard) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def local_cluster(workers: int, memory: str, dashboard: bool = False) -> LocalCluster:
+    """The job's LocalCluster: ``workers`` processes of one thread, ``memory`` each."""
     # One thread per worker process: the per-partition work is pandas/numpy that holds the
     # GIL often enough that threads would mostly wait for each other.
-    with (
-        LocalCluster(
-            n_workers=settings.workers,
+    # Out of core: past these shares of the limit a worker writes the results it holds to
+    # disk rather than keep them in memory (Dask's 0.6/0.7 let them grow with the input up
+    # to 1 GB of a 1.5 GB worker before spilling anything). The nannies pass it on.
+    spill = {
+        "distributed.worker.memory.target": SPILL_TARGET,
+        "distributed.worker.memory.spill": SPILL_PROCESS,
+    }
+    with dask.config.set(spill):
+        return LocalCluster(
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            memory_limit=settings.worker_memory,
+            memory_limit=memory,
             host="127.0.0.1",
             # The scheduler's HTTP server (health, metrics) always starts; on a free port it
             # cannot collide with another run. The dashboard pages are added on request.
             dashboard_address=":0",
-            scheduler_kwargs={"dashboard": settings.dashboard},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+            scheduler_kwargs={"dashboard": dashboard},
+        )
+
+
+def _peak_rss() -> int:
+    """This process's peak RSS (bytes) since the last call, then reset the peak.
+
+    Linux keeps the exact high-water mark (VmHWM) and resets it on request (clear_refs),
+    so a short spike is never missed; elsewhere: the process's lifetime peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        kb = next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmHWM:"))
+        Path("/proc/self/clear_refs").write_text("5")
+        return kb * 1024
+    except (OSError, StopIteration, ValueError):
+        import resource  # not on Windows: the caller reports 0 then
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def worker_peaks(client: Client) -> dict[str, int]:
+    """Peak RSS (bytes) of every worker since the previous call (0 for one that cannot
+    answer, e.g. lost mid-run): per-stage peaks when called at each stage's end."""
+    try:
+        peaks = client.run(_peak_rss, on_error="return")
+    except Exception:  # measuring must never fail the run
+        log.debug("could not read the workers' peak memory", exc_info=True)
+        return {}
+    return {addr: v if isinstance(v, int) else 0 for addr, v in peaks.items()}

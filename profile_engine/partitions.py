@@ -26,10 +26,13 @@ from profile_engine.compute import (
     recommend,
 )
 from profile_engine.compute.catalog import Catalog
+from profile_engine.sources import events
 from recsvc.models import Profile
 
 # A pair seen in a single user's history is noise, not similarity.
 MIN_PAIR_COUNT = 2
+# Event lines parsed per call: a parse's scratch is bounded by this, not by the file's size.
+PARSE_CHUNK = 25_000
 
 
 class AlignmentError(RuntimeError):
@@ -67,6 +70,47 @@ def neighbours_of(
     pairs: pd.DataFrame, item_users: np.ndarray, catalog: Catalog, k: int
 ) -> pd.DataFrame:
     return neighbours.top_neighbours(pairs, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
+
+
+def parse_in_chunks(
+    lines: list[Any],
+    source: str,
+    catalog: Catalog,
+    quarantine: str | None,
+    options: dict[str, Any],
+    chunk: int,
+) -> events.ParsedPart:
+    """``events.parse_lines`` of one file, ``chunk`` lines at a time: the parse's scratch
+    (records, Arrow tables, validation columns) stays that of ``chunk`` lines however big a
+    file is, and the coded parts it keeps are a few dozen bytes a line. Validation is per
+    line, so the result equals parsing the file whole."""
+    if quarantine or len(lines) <= chunk:  # a quarantine file is written per parse_lines call
+        return events.parse_lines(lines, source, catalog, quarantine, options)
+    parts = [
+        events.parse_lines(lines[lo : lo + chunk], source, catalog, quarantine, options)
+        for lo in range(0, len(lines), chunk)
+    ]
+    return events.ParsedPart(
+        pd.concat([p.frame for p in parts], ignore_index=True),
+        pd.concat([p.users for p in parts], ignore_index=True)
+        .drop_duplicates("uid")
+        .reset_index(drop=True),
+        _merged_stats([p.stats for p in parts]),
+    )
+
+
+def _merged_stats(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"bad": {}, "types": {}, "min_ts": None, "max_ts": None}
+    for key in ("lines", "valid", "unknown_products"):
+        out[key] = sum(s[key] for s in stats)
+    for key in ("bad", "types"):
+        for s in stats:
+            for name, n in s[key].items():
+                out[key][name] = out[key].get(name, 0) + n
+    lows = [s["min_ts"] for s in stats if s["min_ts"] is not None]
+    highs = [s["max_ts"] for s in stats if s["max_ts"] is not None]
+    out["min_ts"], out["max_ts"] = (min(lows), max(highs)) if lows else (None, None)
+    return out
 
 
 def recommend_for(

@@ -12,14 +12,18 @@ pointer last; any failure before that leaves the served generation untouched.
 from __future__ import annotations
 
 import logging
+import sys
+from contextlib import redirect_stdout
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from dask.base import compute
 from dask.delayed import delayed
-from distributed import Client, wait
+from distributed import Client, progress, wait
 
 from profile_engine import cluster, gate, partitions, ranking
 from profile_engine.compute import (
@@ -64,8 +68,45 @@ def run(settings: EngineSettings, force: bool = False) -> RunReport:
             report.dashboard = client.dashboard_link
             if cluster.dashboard_missing():
                 report.warnings.append("the Dask dashboard needs bokeh (pip install 'bokeh>=3.1')")
+        # Peaks count from here: earlier work on a shared cluster is not this run's.
+        cluster.worker_peaks(client)
+        report.memory_probe = partial(cluster.worker_peaks, client)
+        if show_progress(settings):
+            report.echo = _to_stderr
+            _to_stderr(_cluster_line(client, report))
         _run(settings, specs, client, report, force)
     return report
+
+
+def show_progress(settings: EngineSettings) -> bool:
+    """Stage lines on stderr: as set, or when stderr is a terminal (not in logs or tests)."""
+    return settings.progress if settings.progress is not None else sys.stderr.isatty()
+
+
+def _wait(collections: list[Any], report: RunReport) -> None:
+    """wait() for persisted collections, with Dask's progress bar on stderr when someone
+    watches the run on a terminal (a bar redrawn with \\r would garble a log file)."""
+    if report.echo is not None and sys.stderr.isatty():
+        with redirect_stdout(sys.stderr):  # the bar writes to stdout; the report goes there
+            progress(collections, multi=False, notebook=False)
+    wait(collections)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _cluster_line(client: Client, report: RunReport) -> str:
+    info = client.scheduler_info()
+    where = f"dashboard {report.dashboard}" if report.dashboard else "no dashboard"
+    return f"dask        {len(info.get('workers', {}))} workers at {info.get('address')}, {where}"
+
+
+def user_partitions(parts: int, rows: int, settings: EngineSettings) -> int:
+    """Partitions of the shuffle by user, from the input alone: one per input part up to
+    ``shuffle_partitions``, more when that would put over ``user_partition_rows`` rows in
+    one, so a task's memory stays the same however large the input grows."""
+    return max(1, min(parts, settings.shuffle_partitions), -(-rows // settings.user_partition_rows))
 
 
 def parse_as_of(value: str) -> int:
@@ -159,7 +200,7 @@ def _run(
         rows_in = dd.concat(sources).map_partitions(partitions.until, as_of_ms)
         # Partitioning decides approximate quantiles (RFM tiers) and summation order: it
         # must depend on the input only, never on how many workers happen to be up.
-        n = min(rows_in.npartitions, settings.shuffle_partitions)
+        n = user_partitions(rows_in.npartitions, ev.valid + lines.rows, settings)
         people_parts = [
             ev.users.map_partitions(
                 ingest.people_from_users, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)
@@ -189,7 +230,7 @@ def _run(
         )
         # Replica ranges are read and both shuffles run here; waiting keeps stage times honest.
         interactions, people = client.persist([interactions, people])
-        wait([interactions, people])
+        _wait([interactions, people], report)
         del ev, sources, rows_in  # the parsed parts are no longer needed once shuffled
 
     with report.stage("profiles"):
@@ -202,13 +243,20 @@ def _run(
         affinity = items.map_partitions(
             partitions.affinity_of, catalog_ref, meta=codes.empty_frame(profiles.AFFINITY_DTYPES)
         )
-        # The gate's input: the same interactions, cleaned as EVALUATION.md says.
+        items, stats, affinity = client.persist([items, stats, affinity])
+        n_users, n_items = compute(stats.shape[0], items.shape[0])
+
+    params = settings.ranker_params()
+    with report.stage("evaluate"):
+        # The same ranker code on the same cluster, fitted on the first 80% of the input's
+        # time and scored on the rest (EVALUATION.md), per user-partition of the
+        # interactions while they are still in memory (then they go); sums come here.
         gate_rows = interactions.map_partitions(
             eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
         )
-        items, stats, affinity, gate_rows = client.persist([items, stats, affinity, gate_rows])
-        n_users, n_items = compute(stats.shape[0], items.shape[0])
-        del interactions
+        quality = evaluate_run.engine_ndcg_on_cluster(gate_rows, params, client, len(catalog))
+        report.metrics.update({k: v for k, v in quality.items() if k in GATE_METRICS})
+        del interactions, gate_rows
 
     with report.stage("neighbours"):
         history = items.map_partitions(neighbours.recent_history, settings.history)
@@ -265,7 +313,8 @@ def _run(
             catalog.categories,
         )
         summary, segs = client.persist([summary, segs])
-        wait([summary, segs])
+        _wait([summary, segs], report)
+        del people, buyers  # persisted frames go as soon as their last user is done
         sizes, n_profiles = compute(segs["segment"].value_counts(), summary.shape[0])
         report.segments = {str(k): int(v) for k, v in sizes.sort_index().items()}
         if n_profiles < n_users:
@@ -274,7 +323,6 @@ def _run(
             )
 
     with report.stage("ranker"):
-        params = settings.ranker_params()
         model = ranking.fit(client, items, len(catalog), as_of_ms, params)
         ranked = ranking.ranked(items, model, catalog_ref, as_of_ms, settings.recommendations)
 
@@ -291,9 +339,11 @@ def _run(
             settings.history,
         )
         recs = client.persist(recs)
+        _wait([recs], report)
         rec_rows, personal, distinct = compute(
             recs.shape[0], (recs["tier"] == 0).sum(), recs["pcode"].nunique()
         )
+        del stats, ranked
 
     report.counts = {
         "users": int(n_profiles),
@@ -308,22 +358,17 @@ def _run(
         "recs_per_user": rec_rows / n_profiles if n_profiles else 0.0,
         "personalised_share": personal / rec_rows if rec_rows else 0.0,
         "catalog_coverage": distinct / max(1, int(catalog.in_stock.sum())),
+        **report.metrics,
     }
     del model
 
     dynamodb = dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url)
-    with report.stage("evaluate"):
-        # The same ranker code on the same cluster, fitted on the first 80% of the input's
-        # time and scored on the rest (EVALUATION.md); only 4 numeric columns come here.
-        quality = evaluate_run.engine_ndcg(gate_rows.compute(), params, client)
-        del gate_rows
-        report.metrics.update({k: v for k, v in quality.items() if k in GATE_METRICS})
-        if settings.quality_gate:
-            live_generation, live = gate.live_metrics(dynamodb, settings.table)
-            verdict = gate.judge(quality, live, settings.quality_tolerance, force)
-            report.gate = verdict.reason + (f" ({live_generation})" if live_generation else "")
-            if not verdict.publish:
-                return
+    if settings.quality_gate:
+        live_generation, live = gate.live_metrics(dynamodb, settings.table)
+        verdict = gate.judge(quality, live, settings.quality_tolerance, force)
+        report.gate = verdict.reason + (f" ({live_generation})" if live_generation else "")
+        if not verdict.publish:
+            return
 
     with report.stage("publish"):
         generation = new_generation_id()

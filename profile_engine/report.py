@@ -1,14 +1,20 @@
-"""What one run did, for the CLI and for logs: inputs, bad lines, outputs, warnings, timings."""
+"""What one run did, for the CLI and for logs: inputs, bad lines, outputs, warnings, timings,
+events/s and peak worker memory per stage."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+MB = 2**20
+# Stages that process no events (the catalogue, planning): events/s would say nothing.
+NO_EVENTS = frozenset({"catalog", "plan replica reads"})
 
 
 @dataclass
@@ -27,21 +33,89 @@ class RunReport:
     published: dict[str, int] = field(default_factory=dict)
     dashboard: str | None = None
     gate: str | None = None  # the quality gate's verdict, when it ran
+    # Peak RSS (bytes): per worker over the run, and per stage the largest of any worker.
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    stage_peak_rss: dict[str, int] = field(default_factory=dict)
+    # Set by the job: the workers' peak RSS since the last call, and where stage lines go.
+    memory_probe: Callable[[], dict[str, int]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    echo: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time a stage (recorded even when it fails, so a failed run shows where)."""
+        """Time a stage and take the workers' peak memory at its end (recorded even when it
+        fails, so a failed run shows where)."""
         started = time.perf_counter()
         log.info("stage %s started", name)
         try:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - started, 3)
-            log.info("stage %s took %.1f s", name, self.timings[name])
+            self._take_memory(name)
+            line = self.stage_line(name)
+            log.info("stage %s", line)
+            if self.echo is not None:
+                self.echo(f"stage {line}")
+
+    def _take_memory(self, name: str) -> None:
+        if self.memory_probe is None:
+            return
+        peaks = self.memory_probe()
+        if peaks:
+            self.stage_peak_rss[name] = max(peaks.values())
+        for worker, peak in peaks.items():
+            self.peak_rss[worker] = max(self.peak_rss.get(worker, 0), peak)
+
+    def stage_line(self, name: str) -> str:
+        """One stage's figures: seconds, events/s, the largest worker's peak RSS."""
+        parts = [f"{name}: {self.timings[name]:.1f} s"]
+        rate = self.events_per_s.get(name)
+        if rate is not None:
+            parts.append(f"{rate:,.0f} events/s")
+        if name in self.stage_peak_rss:
+            parts.append(f"peak worker RSS {self.stage_peak_rss[name] / MB:,.0f} MB")
+        return ", ".join(parts)
 
     @property
     def bad_total(self) -> int:
         return sum(self.bad_lines.values())
+
+    @property
+    def events(self) -> int:
+        """Input records the job processes: event lines (bad ones too) and order lines."""
+        return self.inputs.get("event_lines", 0) + self.inputs.get("order_lines", 0)
+
+    @property
+    def events_per_s(self) -> dict[str, float]:
+        """Per stage: events / the stage's seconds (which stages bound the throughput);
+        "total" over the whole run. Empty until the events are counted."""
+        if not self.events:
+            return {}
+        out = {
+            k: self.events / v for k, v in self.timings.items() if k not in NO_EVENTS and v > 0
+        }
+        total = sum(self.timings.values())
+        if total > 0:
+            out["total"] = self.events / total
+        return out
+
+    @property
+    def peak_rss_mb(self) -> float:
+        """The largest peak RSS of any worker over the run (0 when not measured)."""
+        return max(self.peak_rss.values(), default=0) / MB
+
+    def as_json(self) -> dict[str, Any]:
+        """Everything ``format`` shows, as plain JSON values (memory in MB)."""
+        hooks = ("memory_probe", "echo", "peak_rss", "stage_peak_rss")
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hooks}
+        doc["bad_total"] = self.bad_total
+        doc["events"] = self.events
+        doc["events_per_s"] = {k: round(v, 1) for k, v in self.events_per_s.items()}
+        doc["peak_rss_mb"] = round(self.peak_rss_mb, 1)
+        doc["peak_rss_mb_per_worker"] = {k: round(v / MB, 1) for k, v in self.peak_rss.items()}
+        doc["stage_peak_rss_mb"] = {k: round(v / MB, 1) for k, v in self.stage_peak_rss.items()}
+        return doc
 
     def format(self) -> str:
         def nums(d: dict[str, int]) -> str:
@@ -78,6 +152,19 @@ class RunReport:
             + ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())
             + f"; total {total:.1f}"
         )
+        if self.events_per_s:
+            lines.append(
+                "events/s    "
+                + ", ".join(f"{k} {v:,.0f}" for k, v in self.events_per_s.items())
+            )
+        if self.peak_rss:
+            workers = sorted(self.peak_rss.values())
+            lines.append(
+                f"memory      peak RSS per worker {self.peak_rss_mb:,.0f} MB ("
+                + ", ".join(f"{v / MB:,.0f}" for v in workers)
+                + " MB); by stage "
+                + ", ".join(f"{k} {v / MB:,.0f}" for k, v in self.stage_peak_rss.items())
+            )
         if self.dashboard:
             lines.append(f"dashboard   {self.dashboard}")
         return "\n".join(lines)

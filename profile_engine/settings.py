@@ -36,6 +36,11 @@ class EngineSettings(BaseSettings):
         False,
         description="Serve the LocalCluster's Dask dashboard on a free port (link in the report).",
     )
+    progress: bool | None = Field(
+        None,
+        description="Print the cluster and dashboard address and one line per stage (seconds, "
+        "events/s, peak worker memory) on stderr; unset: only when stderr is a terminal.",
+    )
     quarantine: str | None = Field(
         None, description="Where malformed event lines are written (path or s3://); unset: dropped."
     )
@@ -61,8 +66,15 @@ class EngineSettings(BaseSettings):
     shuffle_partitions: int = Field(
         32,
         ge=1,
-        description="Most partitions of the shuffle by user. Fixed, not derived from the "
-        "number of workers, so the same input gives the same output on any cluster.",
+        description="Partitions of the shuffle by user for a small input (one per input part "
+        "up to this many). Not derived from the number of workers, so the same input gives the "
+        "same output on any cluster.",
+    )
+    user_partition_rows: int = Field(
+        25_000,
+        ge=1000,
+        description="Most input rows (events + order lines) per user partition: a larger input "
+        "is cut into more partitions, so a worker's memory does not grow with the input.",
     )
     ranker_lambda: float = Field(
         150.0, gt=0, description="EASE L2 penalty of the ranker (tuned on Online Retail)."

@@ -21,7 +21,11 @@ import dask.bag as db
 import dask.dataframe as dd
 import fsspec
 import numpy as np
+import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 from dask.base import compute, persist
 from dask.delayed import delayed
 
@@ -47,6 +51,17 @@ REASONS = (
 )
 
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
+# On ASCII text Arrow's kernels agree with Python's str.strip()/lower() and re's \d: the
+# vectorised paths take ASCII string columns; anything else keeps the per-value path.
+_ASCII_SPACE = "".join(c for c in map(chr, range(128)) if c.isspace())
+_TEXT_FIELDS = ("ts", "user_id", "product_id", "session_id", "event_type")
+_NUMBER_FIELDS = ("ts", "quantity", "price")
+_FIELDS = tuple(dict.fromkeys(_TEXT_FIELDS + _NUMBER_FIELDS))  # what validate() reads
+# Tokens Arrow's JSON parser accepts but json.loads rejects (Inf, -NaN): such files go the
+# line path, where json.loads decides.
+_ARROW_ONLY = (b"NaN", b"Inf")
+# Integers beyond 64 bits: orjson and Arrow read them as floats, json.loads as ints.
+_LONG_INT = re.compile(r"\d{19}")
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,8 @@ def _parse_ts(values: pd.Series) -> np.ndarray:
         )
     elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         out = values.to_numpy(dtype=float, copy=True)
+    elif (text := _ascii_text(values)) is not None:
+        out = _parse_ts_text(text)
     else:
         obj = values.astype(object)
         numeric = obj.map(
@@ -144,10 +161,56 @@ def _parse_ts(values: pd.Series) -> np.ndarray:
     return ms
 
 
+def _ascii_text(values: pd.Series) -> pa.Array | None:
+    """``values`` as an Arrow string array when it is a string column of ASCII text (or all
+    missing), the domain where the vectorised paths give what the per-value ones give."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        return None
+    text = pa.array(values, type=pa.large_string(), from_pandas=True)
+    return None if pc.all(pc.string_is_ascii(text)).as_py() is False else text
+
+
+def _parse_ts_text(text: pa.Array) -> np.ndarray:
+    """_parse_ts of a string column: 10-16 digits are epoch ms, anything else ISO-8601."""
+    digits = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{10,16}$"), False)
+    digits = digits.to_numpy(zero_copy_only=False)
+    out = np.full(len(text), np.nan)
+    out[digits] = np.asarray(text.filter(digits).to_pylist(), dtype=float)
+    iso = ~digits & pc.is_valid(text).to_numpy(zero_copy_only=False)
+    if iso.any():
+        strings = text.filter(iso).to_numpy(zero_copy_only=False)
+        ts = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
+        out[iso] = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(
+            dtype=float
+        )
+    return out
+
+
 def _text(values: pd.Series) -> pd.Series:
     """Ids as strings (numbers allowed), None when missing or blank."""
+    text = _ascii_text(values)
+    if text is not None:
+        trimmed = pc.utf8_trim(text, _ASCII_SPACE)
+        kept = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+        return pd.Series(kept.to_numpy(zero_copy_only=False), dtype=object)
     s = values.astype(object).map(lambda v: None if v is None or v != v else str(v).strip())
     return s.where(s != "", None)
+
+
+def _event_types(values: pd.Series) -> pd.Series:
+    """Event type codes (float, NaN when unknown); case and surrounding blanks are ignored."""
+    text = _ascii_text(values)
+    if text is None:
+        return (
+            values.astype(object)
+            .map(lambda v: codes.EVENT_TYPES.get(v.strip().lower()) if isinstance(v, str) else None)
+            .astype("float64")
+        )
+    names = pc.ascii_lower(pc.utf8_trim(text, _ASCII_SPACE))
+    found = pc.index_in(names, value_set=pa.array(list(codes.EVENT_TYPES), pa.large_string()))
+    code = np.array(list(codes.EVENT_TYPES.values()), dtype="float64")
+    position = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+    return pd.Series(np.where(position >= 0, code[position], np.nan))
 
 
 def validate(raw: pd.DataFrame, catalog: Catalog) -> tuple[ParsedPart, np.ndarray]:
@@ -161,12 +224,7 @@ def validate(raw: pd.DataFrame, catalog: Catalog) -> tuple[ParsedPart, np.ndarra
 
     user = _text(col("user_id"))
     product = _text(col("product_id"))
-    etype = (
-        col("event_type")
-        .astype(object)
-        .map(lambda v: codes.EVENT_TYPES.get(v.strip().lower()) if isinstance(v, str) else None)
-        .astype("float64")
-    )
+    etype = _event_types(col("event_type"))
     ts = _parse_ts(col("ts"))
     qty_raw, price_raw = col("quantity"), col("price")
     qty = pd.to_numeric(qty_raw, errors="coerce")
@@ -189,7 +247,8 @@ def validate(raw: pd.DataFrame, catalog: Catalog) -> tuple[ParsedPart, np.ndarra
     ok = reason == ""
 
     etype_ok = etype[ok].astype("int8").to_numpy()
-    types = Counter(codes.EVENT_NAMES[int(e)] for e in etype_ok)
+    per_type = np.bincount(etype_ok, minlength=len(codes.EVENT_NAMES))
+    types = {codes.EVENT_NAMES[e]: int(c) for e, c in enumerate(per_type) if c}
     pcode = catalog.codes(product[ok].fillna(""))
     known = (pcode >= 0) | (etype_ok == codes.SEARCH)
     keep = known & (etype_ok != codes.SEARCH)
@@ -241,26 +300,17 @@ def parse_lines(
     quarantine: str | None,
     options: dict[str, Any],
 ) -> ParsedPart:
-    """Parse one file's JSON lines (elements may be ``(line, path)`` pairs from read_text)."""
-    records: list[dict[str, Any]] = []
-    kept: list[str] = []
+    """Parse one file's JSON lines (elements may be ``(line, path)`` pairs from read_text).
+
+    Arrow's multi-threaded reader takes the whole file when it reads it exactly as json.loads
+    would; a file it cannot (a malformed line, a column whose type changes) goes line by line.
+    """
+    kept = [s for s in ((i[0] if isinstance(i, tuple) else i).strip() for i in lines) if s]
+    raw = _read_whole(kept)
     malformed: list[str] = []
-    for item in lines:
-        line = (item[0] if isinstance(item, tuple) else item).strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            rec = None
-        if isinstance(rec, dict):
-            records.append(rec)
-            kept.append(line)
-        else:
-            malformed.append(line)
-    part, reason = validate(
-        pd.DataFrame.from_records(records) if records else pd.DataFrame(), catalog
-    )
+    if raw is None:
+        raw, kept, malformed = _read_each(kept)
+    part, reason = validate(raw, catalog)
     part.stats["lines"] += len(malformed)
     if malformed:
         part.stats["bad"]["malformed_json"] = len(malformed)
@@ -269,6 +319,92 @@ def parse_lines(
         rejected += [(r, kept[i]) for i, r in enumerate(reason) if r]
         _quarantine(quarantine, source, rejected, options)
     return part
+
+
+def _read_whole(lines: list[str]) -> pd.DataFrame | None:
+    """The columns validate() reads, one row per line, parsed by Arrow; None when Arrow could
+    disagree with json.loads (then the caller parses line by line)."""
+    # One object per line: Arrow would read `{..} {..}` as two rows and an object spread
+    # over lines as one; json.loads rejects both.
+    if not lines or not all(s[0] == "{" and s[-1] == "}" for s in lines):
+        return None
+    try:
+        data = "\n".join(lines).encode()
+    except UnicodeEncodeError:  # lone surrogates: json.loads may accept them, Arrow not
+        return None
+    if any(token in data for token in _ARROW_ONLY):
+        return None
+    table = _arrow_table(data)
+    if table is None or table.num_rows != len(lines):
+        return None
+    # Only nulls (or `{}` lines, which from_records drops when no line has a key): rare, and
+    # the explicit schema hides which keys the lines had, so the line path decides.
+    if all(column.null_count == len(column) for column in table.columns):
+        return None
+    table = table.select([c for c in _FIELDS if c in table.column_names])
+    if not all(_exact_column(c, table[c]) for c in table.column_names):
+        return None
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
+def _arrow_table(data: bytes) -> pa.Table | None:
+    """Text fields as strings (Arrow would infer timestamps from some); a numeric ts (epoch
+    ms) needs a second read with inferred types."""
+    schema = pa.schema([(name, pa.string()) for name in _TEXT_FIELDS])
+    for options in (pa_json.ParseOptions(explicit_schema=schema), pa_json.ParseOptions()):
+        try:
+            table: pa.Table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+            return table
+        except pa.ArrowInvalid:
+            continue
+    return None
+
+
+def _exact_column(name: str, column: pa.ChunkedArray) -> bool:
+    """Whether ``column``'s values are what json.loads gives: strings or nulls, or for numeric
+    fields numbers within 64-bit integers (Arrow turns larger integers into floats)."""
+    kind = column.type
+    if pa.types.is_null(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return True
+    if name not in _NUMBER_FIELDS or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return False
+    if pa.types.is_integer(kind) or column.null_count == len(column):
+        return True
+    largest = pc.max(pc.abs(column)).as_py()
+    return largest is None or largest < 2.0**63
+
+
+def _read_each(lines: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Parse line by line: the frame of the JSON objects, their lines, and the other lines."""
+    long_ints = _LONG_INT.search("\n".join(lines)) is not None
+    records: list[dict[str, Any]] = []
+    kept: list[str] = []
+    malformed: list[str] = []
+    for line in lines:
+        rec = _loads(line, long_ints)
+        if isinstance(rec, dict):
+            records.append(rec)
+            kept.append(line)
+        else:
+            malformed.append(line)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return frame, kept, malformed
+
+
+def _loads(line: str, long_ints: bool) -> Any:
+    """json.loads(line), None when malformed. orjson is several times faster and gives the
+    same objects for what it accepts, except integers beyond 64 bits (``long_ints``: the
+    file has digit runs that long, so lines with one are left to json.loads)."""
+    if not (long_ints and _LONG_INT.search(line)):
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, lone surrogates: json.loads reads them
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def parse_parquet(
@@ -326,10 +462,12 @@ def read_events(
             compression="infer",
             blocksize=None,
         )
+        from profile_engine.partitions import PARSE_CHUNK, parse_in_chunks  # (import cycle)
+
         for f, lines in zip(json_files, bag.to_delayed(), strict=True):
             tasks.append(
-                delayed(parse_lines, pure=True, nout=3)(
-                    lines, f.relative, catalog, quarantine, q_options
+                delayed(parse_in_chunks, pure=True, nout=3)(
+                    lines, f.relative, catalog, quarantine, q_options, PARSE_CHUNK
                 )
             )
     for f in files:

@@ -201,6 +201,23 @@ def test_pair_counts_add_up_across_partitions(catalog: Catalog) -> None:
     assert summed.to_dict() == whole.set_index(["a", "b"])["c"].to_dict()
 
 
+def test_top_neighbours_sparse_and_dense_sums_agree(catalog: Catalog) -> None:
+    rng = np.random.default_rng(5)
+    size = len(catalog)
+    a, b = rng.integers(0, size, 400), rng.integers(0, size, 400)
+    pairs = pd.DataFrame({"a": a, "b": b, "c": rng.integers(1, 4, 400)})[a != b]
+    pairs = pairs.astype(neighbours.PAIR_DTYPES)
+    n = np.arange(1, size + 1)
+    dense = neighbours.top_neighbours(pairs, n, catalog.in_stock, k=3, min_count=2)
+    # partners with codes from a large catalogue: too sparse for one dense count, sorted keys
+    far = 2_000_000
+    in_stock = np.r_[np.ones(far, dtype=bool), catalog.in_stock]
+    moved = pairs.assign(a=pairs["a"] + far, b=pairs["b"] + far).astype(neighbours.PAIR_DTYPES)
+    sparse = neighbours.top_neighbours(moved, np.r_[np.ones(far, np.int64), n], in_stock, 3, 2)
+    expected = dense.assign(a=dense["a"] + far, b=dense["b"] + far)
+    pd.testing.assert_frame_equal(sparse, expected.astype(neighbours.NEIGHBOUR_DTYPES))
+
+
 def test_recent_history_keeps_newest_distinct() -> None:
     items = profiles.user_items(
         rows((1, A, V, 3), (1, B, V, 2), (1, Cc, V, 1), (1, A, V, 5)), AS_OF

@@ -109,6 +109,66 @@ def test_bad_lines_counted_by_reason_and_quarantined(tmp_path: Path, catalog: Ca
     assert any(r["line"] == "[1, 2, 3]" for r in rejected)
 
 
+def _parse_both_ways(
+    lines: list[str], catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> tuple[events.ParsedPart, events.ParsedPart, bool]:
+    """parse_lines as it chooses, then forced line by line; and whether Arrow read the file."""
+    line_path: list[int] = []
+    each = events._read_each
+    monkeypatch.setattr(events, "_read_each", lambda ls: line_path.append(1) or each(ls))
+    chosen = events.parse_lines(lines, "f.jsonl", catalog, None, {})
+    used_arrow = not line_path
+    monkeypatch.setattr(events, "_read_whole", lambda ls: None)
+    forced = events.parse_lines(lines, "f.jsonl", catalog, None, {})
+    return chosen, forced, used_arrow
+
+
+GOOD_LINES = [
+    ev(),
+    ev(event_type=" PURCHASE ", price=12.5, quantity=2, session_id=None),
+    ev(user_id=" u2 ", event_type="search", product_id=None),
+    ev(ts=str(ISO_MS + 5)),  # epoch ms as digits
+    ev(ts="2026-09-20T12:00:00+02:00", user_id="\x1cu3"),
+    ev(product_id="ZZ"),
+    ev(user_id="  ", quantity=1e12),
+    ev(ts="2026-02-30T00:00:00Z"),
+    ev(event_type="wishlist", price=-1),
+    ev(user_id="\u00fcber", session_id=" "),  # not ASCII: the per-value path
+    "  ",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "arrow"),
+    [
+        (GOOD_LINES, True),  # Arrow reads the whole file
+        ([ev(ts=ISO_MS + i) for i in range(3)] + [ev(ts=None)], True),  # numeric ts: inferred
+        (GOOD_LINES + ["{oops"], False),  # a malformed line: line by line
+        (GOOD_LINES + [ev(user_id=7)], False),  # a column changes type
+        (GOOD_LINES + [ev(price=float("inf"))], False),  # Infinity: json.loads' rules
+        (GOOD_LINES + ['{"user_id": "u1"} {"user_id": "u2"}'], False),  # two objects, one line
+    ],
+)
+def test_whole_file_and_line_by_line_parses_agree(
+    lines: list[str], arrow: bool, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen, forced, used_arrow = _parse_both_ways(lines, catalog, monkeypatch)
+    assert used_arrow == arrow
+    pd.testing.assert_frame_equal(chosen.frame, forced.frame, check_exact=True)
+    pd.testing.assert_frame_equal(chosen.users, forced.users, check_exact=True)
+    assert chosen.stats == forced.stats
+    assert chosen.stats["lines"] == sum(1 for x in lines if x.strip())
+
+
+def test_line_path_reads_what_json_loads_reads() -> None:
+    # orjson first, json.loads where they differ: beyond-64-bit integers, NaN, lone surrogates
+    big = '{"user_id": 18446744073709551616}'
+    assert events._loads(big, long_ints=True) == {"user_id": 2**64}
+    assert events._loads('{"price": NaN}', long_ints=False)["price"] != 0
+    assert events._loads('{"u": "\\ud800"}', long_ints=False) == {"u": "\ud800"}
+    assert events._loads("{oops", long_ints=False) is None
+
+
 def test_required_fields_only_and_missing_session(tmp_path: Path, catalog: Catalog) -> None:
     lines = [
         json.dumps({"ts": ISO, "user_id": "u1", "event_type": "purchase", "product_id": p})
