@@ -166,7 +166,9 @@ def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -
     # The job's own LocalCluster set-up (spill thresholds included), as `profile-engine run`
     # starts it; only the client is kept here, to see the worker processes.
     with (
-        job_cluster.local_cluster(workers, memory) as cluster,
+        job_cluster.local_cluster(
+            workers, memory, spill=(EngineSettings().spill_target, EngineSettings().spill_process)
+        ) as cluster,
         Client(cluster) as client,
     ):
         start_pids = set(client.run(os.getpid).values())

@@ -16,10 +16,6 @@ from profile_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
-# Shares of a worker's memory limit: stored results beyond TARGET, or a process beyond
-# PROCESS, go to disk (see local_cluster). A third of the limit leaves the rest for the
-# tasks' scratch, imports and allocator slack.
-SPILL_TARGET, SPILL_PROCESS = 0.25, 0.33
 
 # The P2P shuffle logs every shuffle it starts and stops at WARNING; that is routine here.
 logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
@@ -39,24 +35,36 @@ def open_client(settings: EngineSettings) -> Iterator[Client]:
             yield client
         return
     with (
-        local_cluster(settings.workers, settings.worker_memory, settings.dashboard) as cluster,
+        local_cluster(
+            settings.workers,
+            settings.worker_memory,
+            settings.dashboard,
+            spill=(settings.spill_target, settings.spill_process),
+        ) as cluster,
         Client(cluster) as client,
     ):
         yield client
 
 
-def local_cluster(workers: int, memory: str, dashboard: bool = False) -> LocalCluster:
-    """The job's LocalCluster: ``workers`` processes of one thread, ``memory`` each."""
+def local_cluster(
+    workers: int,
+    memory: str,
+    dashboard: bool = False,
+    spill: tuple[float, float] = (0.25, 0.33),
+) -> LocalCluster:
+    """The job's LocalCluster: ``workers`` processes of one thread, ``memory`` each;
+    ``spill``: (stored results, whole process) shares of the limit past which stored
+    results go to disk (settings spill_target, spill_process)."""
     # One thread per worker process: the per-partition work is pandas/numpy that holds the
     # GIL often enough that threads would mostly wait for each other.
     # Out of core: past these shares of the limit a worker writes the results it holds to
     # disk rather than keep them in memory (Dask's 0.6/0.7 let them grow with the input up
     # to 1 GB of a 1.5 GB worker before spilling anything). The nannies pass it on.
-    spill = {
-        "distributed.worker.memory.target": SPILL_TARGET,
-        "distributed.worker.memory.spill": SPILL_PROCESS,
+    config = {
+        "distributed.worker.memory.target": spill[0],
+        "distributed.worker.memory.spill": spill[1],
     }
-    with dask.config.set(spill):
+    with dask.config.set(config):
         return LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
