@@ -205,15 +205,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                 status = "OK"
                 try:
                     return await behavior(request, context)
-                except AbortError:
-                    code = context.code()
-                    status = code.name if isinstance(code, grpc.StatusCode) else str(code)
-                    raise
-                except asyncio.CancelledError:
-                    status = "CANCELLED"
-                    raise
-                except BaseException:
-                    status = "UNKNOWN"
+                except BaseException as exc:
+                    status = _status_of(exc, context)
                     raise
                 finally:
                     self.in_flight -= 1
@@ -241,15 +234,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         with observability.call_scope(request_id) as record:
             try:
                 yield
-            except AbortError:
-                code = context.code()
-                status = code.name if isinstance(code, grpc.StatusCode) else str(code)
-                raise
-            except (asyncio.CancelledError, GeneratorExit):
-                status = "CANCELLED"
-                raise
-            except BaseException:
-                status = "UNKNOWN"
+            except BaseException as exc:
+                status = _status_of(exc, context)
                 raise
             finally:
                 self.in_flight -= 1
@@ -263,6 +249,16 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             fields = {"method": method, "status": status, "latency_ms": round(took * 1000, 2),
                       **record}
             access_log.info("call", extra={"fields": fields})
+
+
+def _status_of(exc: BaseException, context: Context) -> str:
+    """The status a call ends with when ``exc`` leaves its handler."""
+    if isinstance(exc, AbortError):
+        code = context.code()
+        return code.name if isinstance(code, grpc.StatusCode) else str(code)
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return "CANCELLED"
+    return "UNKNOWN"
 
 
 def _request_id(context: Context) -> tuple[str, bool]:
