@@ -165,9 +165,10 @@ def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -
 
     # The job's own LocalCluster set-up (spill thresholds included), as `profile-engine run`
     # starts it; only the client is kept here, to see the worker processes.
+    defaults = EngineSettings()  # the spill shares a run would get (env included)
     with (
         job_cluster.local_cluster(
-            workers, memory, spill=(EngineSettings().spill_target, EngineSettings().spill_process)
+            workers, memory, spill=(defaults.spill_target, defaults.spill_process)
         ) as cluster,
         Client(cluster) as client,
     ):

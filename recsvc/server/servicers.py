@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from grpc.aio import ServicerContext
@@ -54,10 +53,13 @@ class RecommenderServicer(rpb_grpc.RecommenderServicer):
             and result.complete
             and result.generation == self._recommender.generation_now()
         ):
-            # Given again, the answer comes from memory: from then on its source is CACHE.
-            answers.put(result.generation, key, convert.recommend_response(
-                result if result.source != Source.STORE else replace(result, source=Source.CACHE)
-            ))
+            remembered = response
+            if result.source == Source.STORE:
+                # Given again, the answer comes from memory: from then on its source is CACHE.
+                remembered = rpb.RecommendResponse()
+                remembered.CopyFrom(response)
+                remembered.source = rpb.SOURCE_CACHE
+            answers.put(result.generation, key, remembered)
         return response
 
     async def Info(  # noqa: N802
