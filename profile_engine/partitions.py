@@ -6,6 +6,7 @@ them, so a task ships one reference to the scattered catalogue instead of its ar
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,6 +34,8 @@ from recsvc.models import Profile
 MIN_PAIR_COUNT = 2
 # Event lines parsed per call: a parse's scratch is bounded by this, not by the file's size.
 PARSE_CHUNK = 25_000
+# Co-occurrence counting tasks per worker: few, so that few partial counts move and are summed.
+NEIGHBOUR_GROUPS_PER_WORKER = 2
 
 
 class AlignmentError(RuntimeError):
@@ -66,10 +69,58 @@ def orders_of(lines: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     return ingest.order_interactions(lines, catalog)
 
 
+def item_neighbours(
+    client: Client, items: dd.DataFrame, catalog: Any, n_items: int, history: int, k: int
+) -> list[Any]:
+    """Delayed neighbour lists, one frame per row block of the co-occurrence matrix.
+
+    ``items`` is persisted. Its partitions are counted in groups of partitions held by the
+    same worker, so that only the groups' summed counts move between workers (a partition's
+    counts are several times its rows); block r of every group is summed pairwise, then
+    ranked. The counts are integers: grouping cannot change a result. ``catalog`` may be a
+    scattered future of the Catalog."""
+    bounds = neighbours.block_bounds(n_items)
+    parts = items.to_delayed()
+    holders = client.who_has([p.key for p in parts])
+    by_worker: dict[str, list[Any]] = {}
+    for p in parts:
+        by_worker.setdefault(min(holders.get(p.key) or ("",)), []).append(p)
+    per_group = max(1, -(-len(parts) // (NEIGHBOUR_GROUPS_PER_WORKER * max(1, len(by_worker)))))
+    groups = [
+        delayed(neighbours.group_counts, nout=2, pure=True)(
+            held[i : i + per_group], history, n_items, bounds
+        )
+        for held in by_worker.values()
+        for i in range(0, len(held), per_group)
+    ]
+    item_users = summed([n for n, _ in groups])
+    return [
+        delayed(neighbours_of, pure=True)(
+            summed([blocks[r] for _, blocks in groups]), lo, item_users, catalog, k
+        )
+        for r, (lo, _) in enumerate(bounds)
+    ]
+
+
 def neighbours_of(
-    pairs: pd.DataFrame, item_users: np.ndarray, catalog: Catalog, k: int
+    block: Any, first: int, item_users: np.ndarray, catalog: Catalog, k: int
 ) -> pd.DataFrame:
-    return neighbours.top_neighbours(pairs, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
+    return neighbours.top_neighbours(block, first, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
+
+
+def parse_json_file(
+    path: str,
+    source: str,
+    catalog: Catalog,
+    quarantine: str | None,
+    options: dict[str, Any],
+    q_options: dict[str, Any],
+    chunk: int,
+) -> events.ParsedPart:
+    """Read and parse one JSON Lines file in one task (no lists of lines between tasks)."""
+    return parse_in_chunks(
+        events.read_lines(path, options), source, catalog, quarantine, q_options, chunk
+    )
 
 
 def parse_in_chunks(
@@ -138,9 +189,10 @@ def ranked_for(
 
 
 def summed(parts: list[Any]) -> Any:
-    """Pairwise (tree) sum of delayed arrays: no task holds more than two partial Grams."""
+    """Pairwise (tree) sum of delayed arrays or sparse matrices: no task holds more than two
+    partial sums."""
     while len(parts) > 1:
-        pairs = [delayed(np.add)(a, b) for a, b in zip(parts[::2], parts[1::2], strict=False)]
+        pairs = [delayed(operator.add)(a, b) for a, b in zip(parts[::2], parts[1::2], strict=False)]
         parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
     return parts[0]
 

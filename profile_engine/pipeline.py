@@ -30,7 +30,6 @@ from profile_engine.compute import (
     assemble,
     codes,
     ingest,
-    neighbours,
     popular,
     profiles,
     segments,
@@ -259,29 +258,10 @@ def _run(
         del interactions, gate_rows
 
     with report.stage("neighbours"):
-        history = items.map_partitions(neighbours.recent_history, settings.history)
-        counts = (
-            history.map_partitions(neighbours.item_user_counts)
-            .groupby("pcode")["n"]
-            .sum()
-            .compute()
+        blocks = partitions.item_neighbours(
+            client, items, catalog_ref, len(catalog), settings.history, settings.neighbours
         )
-        item_users = np.zeros(len(catalog), dtype=np.int64)
-        item_users[counts.index.to_numpy(dtype=np.int64)] = counts.to_numpy()
-        pairs = history.map_partitions(
-            neighbours.local_pairs, meta=codes.empty_frame(neighbours.PAIR_DTYPES)
-        )
-        nb = (
-            pairs.shuffle(on="a", npartitions=n)
-            .map_partitions(
-                partitions.neighbours_of,
-                item_users,
-                catalog_ref,
-                settings.neighbours,
-                meta=codes.empty_frame(neighbours.NEIGHBOUR_DTYPES),
-            )
-            .compute()
-        )
+        nb = pd.concat(compute(*blocks), ignore_index=True)
 
     with report.stage("popular"):
         pop_parts = items.map_partitions(

@@ -1,24 +1,30 @@
 """Item-to-item neighbours: co-occurrence in users' recent histories, cosine-normalised.
 
-Split for a cluster: ``local_pairs`` pre-counts the pairs of one user-partition (integer
-codes, numpy only), the pipeline shuffles those counts by the first item, and
-``top_neighbours`` sums them and keeps the best in-stock partners of each item. Counting
-locally first is what makes the shuffle small: a popular pair is sent once per partition,
-not once per user (DESIGN: co-occurrence is 60-85% of the job).
+Split for a cluster: ``partition_counts`` counts one user-partition's co-occurrences as a
+sparse item x item matrix (users^T @ users of its recent histories, in C), cut into row
+blocks; the pipeline sums block r of every partition pairwise, and ``top_neighbours`` keeps
+the best in-stock partners of each item of a summed block. Only sparse counts travel, never
+one row per pair: a popular pair costs one matrix entry per partition, and a task's memory
+is bounded by its block (DESIGN: co-occurrence is 60-85% of the job).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-# c: count within one partition (at most its users), int32 to keep the shuffle by item small.
-PAIR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "c": "int32"}
 NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float64", "c": "int64"}
-# Pairs generated per numpy batch: bounds memory at about 200 MB per task.
-PAIR_BATCH = 8_000_000
+# Rows (items) per block of the co-occurrence matrix: summing and ranking one block is one
+# task, whose memory is at most BLOCK_ROWS x the catalogue's entries however many events.
+BLOCK_ROWS = 1024
+# A row block is summed in a dense array up to this many cells (4 bytes each), else sparse.
+DENSE_CELLS = 1 << 24
+# History rows counted in one sparse product: bounds a task's scratch (the product's entries
+# are at most rows x history and at most the catalogue squared).
+COUNT_BATCH = 500_000
+# Sparse sums merge their pending additions once these hold this many entries.
+SPARSE_MERGE = 4_000_000
 
 
 def recent_history(items: pd.DataFrame, history: int) -> pd.DataFrame:
@@ -31,118 +37,125 @@ def recent_history(items: pd.DataFrame, history: int) -> pd.DataFrame:
     return items.take(order[rank < history]).reset_index(drop=True)
 
 
-def item_user_counts(history: pd.DataFrame) -> pd.DataFrame:
-    """n_i: how many users have product i in their recent history."""
-    counts = history["pcode"].value_counts(sort=False)
-    return pd.DataFrame(
-        {"pcode": counts.index.to_numpy(dtype=np.int32), "n": counts.to_numpy(dtype=np.int64)}
+def block_bounds(n_items: int, rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:
+    """[lo, hi) item ranges of the co-occurrence matrix's row blocks."""
+    return [(lo, min(lo + rows, n_items)) for lo in range(0, max(n_items, 1), rows)]
+
+
+def partition_counts(
+    items: pd.DataFrame, history: int, n_items: int, bounds: list[tuple[int, int]]
+) -> tuple[np.ndarray, list[sp.csr_matrix]]:
+    """One user-partition's counts (``history_counts`` of its recent histories)."""
+    return history_counts(recent_history(items, history), n_items, bounds)
+
+
+def history_counts(
+    hist: pd.DataFrame, n_items: int, bounds: list[tuple[int, int]]
+) -> tuple[np.ndarray, list[sp.csr_matrix]]:
+    """n_i (users with product i in their recent history) and the co-occurrence counts
+    C[a, b] (users with both; the diagonal is n_i), one CSR matrix per row block of
+    ``bounds``. ``hist`` holds each user's rows together, distinct (uid, pcode): every entry
+    of the user x item matrix H is 1, and C = H^T H counts users."""
+    uid = hist["uid"].to_numpy()
+    pcode = hist["pcode"].to_numpy().astype(np.int32)
+    starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else np.zeros(0, int)
+    users = sp.csr_matrix(
+        (np.ones(len(pcode), dtype=np.int32), pcode, np.r_[starts, len(pcode)]),
+        shape=(len(starts), n_items),
     )
+    co = (users.T.tocsr() @ users).tocsr()  # column order within rows is left unsorted
+    item_users = np.bincount(pcode, minlength=n_items).astype(np.int64)
+    return item_users, [co[lo:hi] for lo, hi in bounds]
 
 
-def local_pairs(history: pd.DataFrame) -> pd.DataFrame:
-    """Co-occurrence counts of this partition, both orientations (a != b), pre-summed.
+def group_counts(
+    parts: list[pd.DataFrame], history: int, n_items: int, bounds: list[tuple[int, int]]
+) -> tuple[np.ndarray, list[np.ndarray | sp.csr_matrix]]:
+    """The counts of several user-partitions, summed. Histories are counted together up to
+    COUNT_BATCH rows (one sparse product instead of one per partition, and far fewer
+    additions); users are distinct between partitions, so their rows stay together."""
+    item_users = np.zeros(n_items, dtype=np.int64)
+    sums = [_BlockSum(hi - lo, n_items) for lo, hi in bounds]
 
-    ``history`` is sorted by uid (``recent_history``); each user contributes every unordered
-    pair of their products once.
-    """
-    uid = history["uid"].to_numpy()
-    pcode = history["pcode"].to_numpy().astype(np.int64)
-    if len(uid) < 2:
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PAIR_DTYPES.items()})
-    starts = np.r_[0, np.flatnonzero(uid[1:] != uid[:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(uid)])
-    width = int(pcode.max()) + 1
-    # Raw pair keys are counted a batch at a time (bounded memory), the counts merged after.
-    counted: list[tuple[np.ndarray, np.ndarray]] = []
-    pending: list[np.ndarray] = []
+    def count(batch: list[pd.DataFrame]) -> None:
+        users, blocks = history_counts(pd.concat(batch, ignore_index=True), n_items, bounds)
+        item_users[:] += users
+        for total, block in zip(sums, blocks, strict=True):
+            total.add(block)
+
+    batch: list[pd.DataFrame] = []
     held = 0
-    for keys in _pair_keys(pcode, starts, sizes, width):
-        pending.append(keys)
-        held += len(keys)
-        if held >= PAIR_BATCH:
-            counted.append(_count(np.concatenate(pending)))
-            pending, held = [], 0
-    if pending:
-        counted.append(_count(np.concatenate(pending)))
-    if not counted:
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PAIR_DTYPES.items()})
-    pair, total = counted[0]
-    if len(counted) > 1:
-        pair, total = _sum_by_key(
-            np.concatenate([k for k, _ in counted]), np.concatenate([c for _, c in counted])
-        )
-    lo, hi = (pair // width).astype(np.int32), (pair % width).astype(np.int32)
-    total = total.astype(np.int32)
-    return pd.DataFrame({"a": np.r_[lo, hi], "b": np.r_[hi, lo], "c": np.r_[total, total]})
+    for items in parts:
+        hist = recent_history(items, history)[["uid", "pcode"]]
+        batch.append(hist)
+        held += len(hist)
+        if held >= COUNT_BATCH:
+            count(batch)
+            batch, held = [], 0
+    if batch:
+        count(batch)
+    return item_users, [total.result() for total in sums]
 
 
-def _pair_keys(
-    pcode: np.ndarray, starts: np.ndarray, sizes: np.ndarray, width: int
-) -> Iterator[np.ndarray]:
-    """One int64 per unordered pair (min, max) of each user's products, in batches of about
-    PAIR_BATCH; users with the same history length share one index pattern."""
-    for size in np.unique(sizes[sizes >= 2]):
-        ti, tj = np.triu_indices(int(size), 1)
-        group = starts[sizes == size]
-        step = max(1, PAIR_BATCH // len(ti))
-        for first in range(0, len(group), step):
-            s = group[first : first + step, None]
-            a, b = pcode[s + ti].ravel(), pcode[s + tj].ravel()
-            yield np.minimum(a, b) * width + np.maximum(a, b)
+class _BlockSum:
+    """Sum of one row block's counts over many partitions. Adding sparse matrices one by one
+    costs the running total's size each time; a dense block takes each addition in place
+    (when it fits DENSE_CELLS), a sparse one merges additions in batches."""
 
+    def __init__(self, rows: int, cols: int) -> None:
+        self.shape = (rows, cols)
+        self.dense = np.zeros(self.shape, np.int32) if rows * cols <= DENSE_CELLS else None
+        self.pending: list[sp.csr_matrix] = []
+        self.held = 0
 
-def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (sorted) and how often each occurs: one sort, then run lengths."""
-    keys = np.sort(keys)
-    ends = np.flatnonzero(np.r_[keys[1:] != keys[:-1], True])
-    return keys[ends], np.diff(np.r_[-1, ends])
+    def add(self, block: sp.csr_matrix) -> None:
+        if self.dense is not None:
+            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            # A partition's block has one entry per cell: the fancy += adds each once.
+            self.dense[rows, block.indices] += block.data
+            return
+        self.pending.append(block)
+        self.held += block.nnz
+        if self.held >= SPARSE_MERGE and len(self.pending) > 1:
+            self.pending, self.held = [self._merged()], 0
 
+    def _merged(self) -> sp.csr_matrix:
+        coo = sp.vstack(self.pending, format="coo") if len(self.pending) > 1 else None
+        if coo is None:
+            return self.pending[0]
+        rows = coo.row % self.shape[0]  # vstack stacked the blocks: fold them back
+        merged = sp.csr_matrix((coo.data, (rows, coo.col)), shape=self.shape)  # sums duplicates
+        return merged
 
-def _sum_pairs(
-    a: np.ndarray, b: np.ndarray, c: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (a, b) sorted by a then b, and the sum of ``c`` (int64) per pair."""
-    if len(a) == 0:
-        return a, b, c.astype(np.int64)
-    width = int(b.max()) + 1
-    present = np.zeros(int(a.max()) + 1, dtype=bool)
-    present[a] = True
-    firsts = np.flatnonzero(present)
-    cells = len(firsts) * width
-    if cells > max(4 * len(a), 1 << 20):  # sparse: sort the (a, b) keys
-        key, total = _sum_by_key(a * width + b, c)
-        return key // width, key % width, total
-    # Dense (the usual case: a partition's items x the catalogue): one bincount, no sort.
-    # Float sums of integer counts are exact below 2**53.
-    index = (np.cumsum(present) - 1)[a] * width + b
-    sums = np.bincount(index, weights=c, minlength=cells)
-    cell = np.flatnonzero(np.bincount(index, minlength=cells))
-    return firsts[cell // width], cell % width, sums[cell].astype(np.int64)
-
-
-def _sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (sorted) and the sum of ``values`` (int64) per key."""
-    order = np.argsort(keys)  # integer sums: the order within a key does not matter
-    keys, values = keys[order], values[order].astype(np.int64)
-    if len(keys) == 0:
-        return keys, values
-    firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[firsts], np.add.reduceat(values, firsts)
+    def result(self) -> np.ndarray | sp.csr_matrix:
+        if self.dense is not None:
+            return self.dense
+        if not self.pending:
+            return sp.csr_matrix(self.shape, dtype=np.int32)
+        return self._merged()
 
 
 def top_neighbours(
-    pairs: pd.DataFrame,
+    block: np.ndarray | sp.spmatrix,
+    first: int,
     item_users: np.ndarray,
     in_stock: np.ndarray,
     k: int,
     min_count: int = 1,
 ) -> pd.DataFrame:
-    """Best ``k`` in-stock partners of every item ``a`` in ``pairs`` (all rows of an ``a``
-    must be present): score = c_ab / sqrt(n_a * n_b), ties broken by product code."""
-    a, b, c = _sum_pairs(
-        pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64), pairs["c"].to_numpy()
-    )
-    keep = (c >= min_count) & in_stock[b]
+    """Best ``k`` in-stock partners of every item of a summed row block (dense or sparse)
+    whose first row is item ``first``: score = c_ab / sqrt(n_a * n_b), ties broken by
+    product code."""
+    if isinstance(block, np.ndarray):  # a dense sum: nonzero() walks it row-major
+        rows, b = np.nonzero(block)
+        c = block[rows, b].astype(np.int64)
+    else:
+        block = block.tocsr()
+        block.sum_duplicates()  # canonical: sorted column indices within each row
+        rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
+        b, c = block.indices, block.data.astype(np.int64)
+    a, b = rows.astype(np.int64) + first, b.astype(np.int64)
+    keep = (c >= min_count) & (a != b) & in_stock[b]
     a, b, c = a[keep], b[keep], c[keep]
     score = c / np.sqrt(item_users[a] * item_users[b])
     # Rows come sorted by (a, b): a stable sort by (a, best score) breaks ties by product code.
@@ -153,3 +166,17 @@ def top_neighbours(
     top = rank < k
     out = pd.DataFrame({"a": a[top], "b": b[top], "score": score[top], "c": c[top]})
     return out.astype(NEIGHBOUR_DTYPES)
+
+
+def item_neighbours(
+    items: pd.DataFrame, history: int, in_stock: np.ndarray, k: int, min_count: int = 1
+) -> pd.DataFrame:
+    """The neighbours of one frame's users in one process (tests, small inputs): what the
+    pipeline's per-block tasks give together."""
+    n = len(in_stock)
+    item_users, (co,) = partition_counts(items, history, n, [(0, n)])
+    return top_neighbours(co, 0, item_users, in_stock, k, min_count)
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in NEIGHBOUR_DTYPES.items()})

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
-import dask.bag as db
 import dask.dataframe as dd
 import fsspec
 import numpy as np
@@ -293,6 +292,20 @@ def validate(raw: pd.DataFrame, catalog: Catalog) -> tuple[ParsedPart, np.ndarra
     return ParsedPart(frame, users.reset_index(drop=True), stats), reason
 
 
+def read_lines(path: str, options: dict[str, Any]) -> list[str]:
+    """The lines of one JSON Lines file (gzip by its suffix), as ``open()`` in text mode
+    would give them: UTF-8, universal newlines (\\n, \\r\\n or \\r; a U+2028 inside a JSON
+    string does not end a line, as it would for str.splitlines)."""
+    with fsspec.open(path, "rb", compression="infer", **options) as f:
+        text: str = f.read().decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def parse_lines(
     lines: Iterable[Any],
     source: str,
@@ -455,19 +468,13 @@ def read_events(
     tasks = []
     json_files = [f for f in files if f.fmt == "json"]
     if json_files:
-        # One bag partition per file: gzip cannot be split, and writers already cut parts.
-        bag = db.read_text(
-            [f.path for f in json_files],
-            storage_options=options,
-            compression="infer",
-            blocksize=None,
-        )
-        from profile_engine.partitions import PARSE_CHUNK, parse_in_chunks  # (import cycle)
+        from profile_engine.partitions import PARSE_CHUNK, parse_json_file  # (import cycle)
 
-        for f, lines in zip(json_files, bag.to_delayed(), strict=True):
+        # One task per file: gzip cannot be split, and writers already cut parts.
+        for f in json_files:
             tasks.append(
-                delayed(parse_in_chunks, pure=True, nout=3)(
-                    lines, f.relative, catalog, quarantine, q_options, PARSE_CHUNK
+                delayed(parse_json_file, pure=True, nout=3)(
+                    f.path, f.relative, catalog, quarantine, options, q_options, PARSE_CHUNK
                 )
             )
     for f in files:

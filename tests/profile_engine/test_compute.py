@@ -136,7 +136,12 @@ def test_rfm_quintile_scores() -> None:
     ).tolist() == [3]
 
 
-def test_local_pairs_and_cosine_neighbours(catalog: Catalog) -> None:
+def _counts(block: object) -> dict[tuple[int, int], int]:
+    dense = block if isinstance(block, np.ndarray) else block.toarray()  # type: ignore[attr-defined]
+    return {(int(a), int(b)): int(dense[a, b]) for a, b in zip(*np.nonzero(dense), strict=True)}
+
+
+def test_cooccurrence_counts_and_cosine_neighbours(catalog: Catalog) -> None:
     # histories: u1 {A,B,C}, u2 {A,B}, u3 {B,C}, u4 {B,F}: n_A=2, n_B=4, n_C=2, n_F=1
     items = profiles.user_items(
         rows(
@@ -152,10 +157,10 @@ def test_local_pairs_and_cosine_neighbours(catalog: Catalog) -> None:
         ),
         AS_OF,
     )
-    hist = neighbours.recent_history(items, 50)
-    pairs = neighbours.local_pairs(hist)
-    counts = {(a, b): c for a, b, c in pairs.itertuples(index=False)}
-    assert counts == {
+    n, (co,) = neighbours.partition_counts(items, 50, len(catalog), [(0, len(catalog))])
+    assert n.tolist() == [2, 4, 2, 0, 0, 1]
+    pairs = {k: c for k, c in _counts(co).items() if k[0] != k[1]}
+    assert pairs == {
         (A, B): 2,
         (B, A): 2,
         (A, Cc): 1,
@@ -165,11 +170,8 @@ def test_local_pairs_and_cosine_neighbours(catalog: Catalog) -> None:
         (B, F): 1,
         (F, B): 1,
     }
-    n = np.zeros(len(catalog), dtype=np.int64)
-    uc = neighbours.item_user_counts(hist)
-    n[uc["pcode"]] = uc["n"]
-    assert n.tolist() == [2, 4, 2, 0, 0, 1]
-    nb = neighbours.top_neighbours(pairs, n, catalog.in_stock, k=5)
+    assert all(_counts(co)[(i, i)] == n[i] for i in range(len(catalog)) if n[i])  # the diagonal
+    nb = neighbours.top_neighbours(co, 0, n, catalog.in_stock, k=5)
     got = {(a, b): round(s, 4) for a, b, s, _ in nb.itertuples(index=False)}
     assert got == {
         (A, B): round(2 / math.sqrt(8), 4),
@@ -182,40 +184,71 @@ def test_local_pairs_and_cosine_neighbours(catalog: Catalog) -> None:
     }
     # best first, k per item, min_count filter
     assert nb[nb["a"] == A]["b"].tolist() == [B, Cc]
-    assert neighbours.top_neighbours(pairs, n, catalog.in_stock, k=1)["b"].tolist() == [B, A, B, B]
-    strong = neighbours.top_neighbours(pairs, n, catalog.in_stock, k=5, min_count=2)
+    assert neighbours.top_neighbours(co, 0, n, catalog.in_stock, k=1)["b"].tolist() == [B, A, B, B]
+    strong = neighbours.top_neighbours(co, 0, n, catalog.in_stock, k=5, min_count=2)
     assert set(zip(strong["a"], strong["b"], strict=True)) == {(A, B), (B, A), (B, Cc), (Cc, B)}
+    assert neighbours.item_neighbours(items, 50, catalog.in_stock, k=5).equals(nb)
 
 
 def test_pair_counts_add_up_across_partitions(catalog: Catalog) -> None:
     events = rows(*[(u, p, V, d) for u in range(1, 9) for d, p in enumerate([A, B, Cc, (u % 5)])])
     items = profiles.user_items(events, AS_OF)
-    whole = neighbours.local_pairs(neighbours.recent_history(items, 50))
-    halves = pd.concat(
-        [
-            neighbours.local_pairs(neighbours.recent_history(items[items["uid"] % 2 == r], 50))
-            for r in (0, 1)
-        ]
+    whole = [(0, len(catalog))]
+    _, (co,) = neighbours.partition_counts(items, 50, len(catalog), whole)
+    halves = [
+        neighbours.partition_counts(items[items["uid"] % 2 == r], 50, len(catalog), whole)[1][0]
+        for r in (0, 1)
+    ]
+    assert _counts(halves[0] + halves[1]) == _counts(co)
+
+
+def _random_items(users: int, n_items: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    uid = np.repeat(np.arange(users, dtype=np.int64) * 7919, rng.integers(1, 60, users))
+    return (
+        pd.DataFrame(
+            {
+                "uid": uid,
+                "pcode": (rng.zipf(1.3, len(uid)) % n_items).astype(np.int32),
+                "last_ts": rng.integers(0, 10**9, len(uid)),
+            }
+        )
+        .drop_duplicates(["uid", "pcode"])
+        .reset_index(drop=True)
     )
-    summed = halves.groupby(["a", "b"])["c"].sum()
-    assert summed.to_dict() == whole.set_index(["a", "b"])["c"].to_dict()
 
 
-def test_top_neighbours_sparse_and_dense_sums_agree(catalog: Catalog) -> None:
-    rng = np.random.default_rng(5)
-    size = len(catalog)
-    a, b = rng.integers(0, size, 400), rng.integers(0, size, 400)
-    pairs = pd.DataFrame({"a": a, "b": b, "c": rng.integers(1, 4, 400)})[a != b]
-    pairs = pairs.astype(neighbours.PAIR_DTYPES)
-    n = np.arange(1, size + 1)
-    dense = neighbours.top_neighbours(pairs, n, catalog.in_stock, k=3, min_count=2)
-    # partners with codes from a large catalogue: too sparse for one dense count, sorted keys
-    far = 2_000_000
-    in_stock = np.r_[np.ones(far, dtype=bool), catalog.in_stock]
-    moved = pairs.assign(a=pairs["a"] + far, b=pairs["b"] + far).astype(neighbours.PAIR_DTYPES)
-    sparse = neighbours.top_neighbours(moved, np.r_[np.ones(far, np.int64), n], in_stock, 3, 2)
-    expected = dense.assign(a=dense["a"] + far, b=dense["b"] + far)
-    pd.testing.assert_frame_equal(sparse, expected.astype(neighbours.NEIGHBOUR_DTYPES))
+@pytest.mark.parametrize("dense_cells", [1 << 24, 0], ids=["dense", "sparse"])
+def test_grouped_block_sums_give_the_one_process_lists(
+    monkeypatch: pytest.MonkeyPatch, dense_cells: int
+) -> None:
+    # Partitions counted in groups, in batches, cut into row blocks, dense or sparse sums,
+    # blocks summed again across groups: the lists equal counting everything at once.
+    n_items = 700
+    items = _random_items(3000, n_items, 3)
+    in_stock = np.random.default_rng(4).random(n_items) > 0.1
+    expected = neighbours.item_neighbours(items, 20, in_stock, k=10, min_count=2)
+    monkeypatch.setattr(neighbours, "DENSE_CELLS", dense_cells)
+    monkeypatch.setattr(neighbours, "SPARSE_MERGE", 5_000)
+    monkeypatch.setattr(neighbours, "COUNT_BATCH", 4_000)
+    bounds = neighbours.block_bounds(n_items, 128)
+    parts = [items[items["uid"] % 7 == r] for r in range(7)]
+    groups = [neighbours.group_counts(parts[i : i + 3], 20, n_items, bounds) for i in (0, 3, 6)]
+    item_users = sum(g[0] for g in groups)
+    lists = [
+        neighbours.top_neighbours(
+            sum(g[1][r] for g in groups[1:]) + groups[0][1][r],
+            lo,
+            item_users,
+            in_stock,
+            k=10,
+            min_count=2,
+        )
+        for r, (lo, _) in enumerate(bounds)
+    ]
+    got = pd.concat(lists, ignore_index=True)
+    assert len(got) > 1000
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_recent_history_keeps_newest_distinct() -> None:
@@ -257,11 +290,7 @@ def _recs_inputs(catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
     )
     items = profiles.user_items(events, AS_OF)
     aff = profiles.category_affinity(items, catalog.category_codes)
-    hist = neighbours.recent_history(items, 50)
-    n = np.zeros(len(catalog), dtype=np.int64)
-    uc = neighbours.item_user_counts(hist)
-    n[uc["pcode"]] = uc["n"]
-    nb = neighbours.top_neighbours(neighbours.local_pairs(hist), n, catalog.in_stock, k=10)
+    nb = neighbours.item_neighbours(items, 50, catalog.in_stock, k=10)
     pop = popular.popular_table(popular.local_popularity(items, AS_OF), catalog, k=10)
     return items, aff, nb, pop
 
@@ -307,12 +336,7 @@ def test_recommend_category_fill_reason(catalog: Catalog) -> None:
     items = profiles.user_items(rows((1, D, V, 1), (2, E, P, 1), (3, E, V, 0)), AS_OF)
     aff = profiles.category_affinity(items, catalog.category_codes)
     pop = popular.popular_table(popular.local_popularity(items, AS_OF), catalog, k=10)
-    empty_nb = neighbours.top_neighbours(
-        pd.DataFrame({"a": [], "b": [], "c": []}).astype(neighbours.PAIR_DTYPES),
-        np.ones(len(catalog)),
-        catalog.in_stock,
-        k=5,
-    )
+    empty_nb = neighbours.empty()
     recs = recommend.recommend(np.array([1]), items, aff, empty_nb, pop, catalog, k=3, history=50)
     assert recs["pcode"].tolist()[:2] == [E, D]
     assert (
