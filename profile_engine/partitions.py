@@ -33,7 +33,7 @@ from recsvc.models import Profile
 # A pair seen in a single user's history is noise, not similarity.
 MIN_PAIR_COUNT = 2
 # Event lines parsed per call: a parse's scratch is bounded by this, not by the file's size.
-PARSE_CHUNK = 25_000
+PARSE_CHUNK = 100_000
 # Co-occurrence counting tasks per worker: few, so that few partial counts move and are summed.
 NEIGHBOUR_GROUPS_PER_WORKER = 2
 

@@ -20,6 +20,8 @@ NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float6
 BLOCK_ROWS = 1024
 # A row block is summed in a dense array up to this many cells (4 bytes each), else sparse.
 DENSE_CELLS = 1 << 24
+# Cells of a dense block ranked at once (a few float64 arrays of this size).
+DENSE_TOP_CELLS = 1 << 21
 # History rows counted in one sparse product: bounds a task's scratch (the product's entries
 # are at most rows x history and at most the catalogue squared).
 COUNT_BATCH = 500_000
@@ -146,17 +148,20 @@ def top_neighbours(
     """Best ``k`` in-stock partners of every item of a summed row block (dense or sparse)
     whose first row is item ``first``: score = c_ab / sqrt(n_a * n_b), ties broken by
     product code."""
-    if isinstance(block, np.ndarray):  # a dense sum: nonzero() walks it row-major
-        rows, b = np.nonzero(block)
-        c = block[rows, b].astype(np.int64)
+    if isinstance(block, np.ndarray):
+        step = max(1, DENSE_TOP_CELLS // max(1, block.shape[1]))
+        pieces = [
+            _dense_candidates(block[lo : lo + step], first + lo, item_users, in_stock, k, min_count)
+            for lo in range(0, max(1, block.shape[0]), step)
+        ]
+        a, b, c = (np.concatenate(x) for x in zip(*pieces, strict=True))
     else:
         block = block.tocsr()
         block.sum_duplicates()  # canonical: sorted column indices within each row
         rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
-        b, c = block.indices, block.data.astype(np.int64)
-    a, b = rows.astype(np.int64) + first, b.astype(np.int64)
-    keep = (c >= min_count) & (a != b) & in_stock[b]
-    a, b, c = a[keep], b[keep], c[keep]
+        a, b, c = rows + first, block.indices.astype(np.int64), block.data.astype(np.int64)
+        keep = (c >= min_count) & (a != b) & in_stock[b]
+        a, b, c = a[keep], b[keep], c[keep]
     score = c / np.sqrt(item_users[a] * item_users[b])
     # Rows come sorted by (a, b): a stable sort by (a, best score) breaks ties by product code.
     order = np.lexsort((-score, a))
@@ -166,6 +171,32 @@ def top_neighbours(
     top = rank < k
     out = pd.DataFrame({"a": a[top], "b": b[top], "score": score[top], "c": c[top]})
     return out.astype(NEIGHBOUR_DTYPES)
+
+
+def _dense_candidates(
+    counts: np.ndarray,
+    first: int,
+    item_users: np.ndarray,
+    in_stock: np.ndarray,
+    k: int,
+    min_count: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, c) of the entries of dense rows that can be among their row's best ``k``: those
+    scoring at least the row's k-th best (ties at that score included, so the exact order
+    by product code is decided after), in row-major order. One partition per row instead of
+    sorting every pair."""
+    rows = np.arange(counts.shape[0])
+    valid = (counts >= min_count) & in_stock[None, :]
+    diagonal = rows + first < counts.shape[1]
+    valid[rows[diagonal], rows[diagonal] + first] = False  # a == b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = counts / np.sqrt(item_users[first : first + len(rows), None] * item_users[None, :])
+    score[~valid] = -np.inf
+    if k < counts.shape[1]:
+        kth = -np.partition(-score, k - 1, axis=1)[:, k - 1]
+        valid &= score >= kth[:, None]
+    r, b = np.nonzero(valid)
+    return r + first, b.astype(np.int64), counts[r, b].astype(np.int64)
 
 
 def item_neighbours(

@@ -307,18 +307,18 @@ def read_lines(path: str, options: dict[str, Any]) -> list[str]:
 
 
 def parse_lines(
-    lines: Iterable[Any],
+    lines: Iterable[str],
     source: str,
     catalog: Catalog,
     quarantine: str | None,
     options: dict[str, Any],
 ) -> ParsedPart:
-    """Parse one file's JSON lines (elements may be ``(line, path)`` pairs from read_text).
+    """Parse one file's JSON lines.
 
     Arrow's multi-threaded reader takes the whole file when it reads it exactly as json.loads
     would; a file it cannot (a malformed line, a column whose type changes) goes line by line.
     """
-    kept = [s for s in ((i[0] if isinstance(i, tuple) else i).strip() for i in lines) if s]
+    kept = [s for s in map(str.strip, lines) if s]
     raw = _read_whole(kept)
     malformed: list[str] = []
     if raw is None:
@@ -339,10 +339,16 @@ def _read_whole(lines: list[str]) -> pd.DataFrame | None:
     disagree with json.loads (then the caller parses line by line)."""
     # One object per line: Arrow would read `{..} {..}` as two rows and an object spread
     # over lines as one; json.loads rejects both.
-    if not lines or not all(s[0] == "{" and s[-1] == "}" for s in lines):
+    if not lines:
+        return None
+    text = "\n".join(lines)
+    # Lines are stripped and not empty, and newlines only separate them: counting the
+    # separators that open or close an object checks every line at C speed.
+    ends = len(lines) - 1
+    if not (text[0] == "{" and text[-1] == "}" and text.count("\n{") == ends == text.count("}\n")):
         return None
     try:
-        data = "\n".join(lines).encode()
+        data = text.encode()
     except UnicodeEncodeError:  # lone surrogates: json.loads may accept them, Arrow not
         return None
     if any(token in data for token in _ARROW_ONLY):

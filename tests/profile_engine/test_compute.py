@@ -188,6 +188,15 @@ def test_cooccurrence_counts_and_cosine_neighbours(catalog: Catalog) -> None:
     strong = neighbours.top_neighbours(co, 0, n, catalog.in_stock, k=5, min_count=2)
     assert set(zip(strong["a"], strong["b"], strict=True)) == {(A, B), (B, A), (B, Cc), (Cc, B)}
     assert neighbours.item_neighbours(items, 50, catalog.in_stock, k=5).equals(nb)
+    # a dense block (summed in place) ranks the same, whole or cut into rows, any k
+    for k, first in ((1, 0), (5, 0), (10, 0), (2, 2)):
+        sparse = neighbours.top_neighbours(co[first:], first, n, catalog.in_stock, k=k)
+        dense = neighbours.top_neighbours(co[first:].toarray(), first, n, catalog.in_stock, k=k)
+        pd.testing.assert_frame_equal(dense, sparse)
+    none = neighbours.top_neighbours(
+        np.zeros((0, len(catalog)), np.int32), 6, n, catalog.in_stock, 5
+    )
+    assert none.empty and none.dtypes.to_dict() == nb.dtypes.to_dict()
 
 
 def test_pair_counts_add_up_across_partitions(catalog: Catalog) -> None:
@@ -231,6 +240,7 @@ def test_grouped_block_sums_give_the_one_process_lists(
     monkeypatch.setattr(neighbours, "DENSE_CELLS", dense_cells)
     monkeypatch.setattr(neighbours, "SPARSE_MERGE", 5_000)
     monkeypatch.setattr(neighbours, "COUNT_BATCH", 4_000)
+    monkeypatch.setattr(neighbours, "DENSE_TOP_CELLS", 5_000)  # ranked 7 rows at a time
     bounds = neighbours.block_bounds(n_items, 128)
     parts = [items[items["uid"] % 7 == r] for r in range(7)]
     groups = [neighbours.group_counts(parts[i : i + 3], 20, n_items, bounds) for i in (0, 3, 6)]
