@@ -80,19 +80,20 @@ def item_neighbours(
     ranked. The counts are integers: grouping cannot change a result. ``catalog`` may be a
     scattered future of the Catalog."""
     bounds = neighbours.block_bounds(n_items)
-    parts = items.to_delayed()
-    holders = client.who_has([p.key for p in parts])
+    holders = client.who_has(client.futures_of(items))
     by_worker: dict[str, list[Any]] = {}
-    for p in parts:
-        by_worker.setdefault(min(holders.get(p.key) or ("",)), []).append(p)
-    per_group = max(1, -(-len(parts) // (NEIGHBOUR_GROUPS_PER_WORKER * max(1, len(by_worker)))))
-    groups = [
-        delayed(neighbours.group_counts, nout=2, pure=True)(
-            held[i : i + per_group], history, n_items, bounds
-        )
-        for held in by_worker.values()
-        for i in range(0, len(held), per_group)
-    ]
+    # to_delayed() renames the keys: the persisted ones, in the same order, say who holds what
+    for key, part in zip(items.__dask_keys__(), items.to_delayed(), strict=True):
+        by_worker.setdefault(min(holders.get(key) or ("",)), []).append(part)
+    groups = []
+    for held in by_worker.values():
+        step = -(-len(held) // NEIGHBOUR_GROUPS_PER_WORKER)
+        groups += [
+            delayed(neighbours.group_counts, nout=2, pure=True)(
+                held[i : i + step], history, n_items, bounds
+            )
+            for i in range(0, len(held), step)
+        ]
     item_users = summed([n for n, _ in groups])
     return [
         delayed(neighbours_of, pure=True)(

@@ -101,11 +101,12 @@ def _cluster_line(client: Client, report: RunReport) -> str:
     return f"dask        {len(info.get('workers', {}))} workers at {info.get('address')}, {where}"
 
 
-def user_partitions(parts: int, rows: int, settings: EngineSettings) -> int:
-    """Partitions of the shuffle by user, from the input alone: one per input part up to
-    ``shuffle_partitions``, more when that would put over ``user_partition_rows`` rows in
-    one, so a task's memory stays the same however large the input grows."""
-    return max(1, min(parts, settings.shuffle_partitions), -(-rows // settings.user_partition_rows))
+def user_partitions(rows: int, settings: EngineSettings) -> int:
+    """Partitions of the shuffle by user, from the input's size alone: one per
+    ``user_partition_rows`` rows, so every partition holds about that many rows at any input
+    size (a task's memory stays the same however large the input grows), and the same
+    input is cut the same way on any cluster."""
+    return max(1, -(-rows // settings.user_partition_rows))
 
 
 def parse_as_of(value: str) -> int:
@@ -199,7 +200,7 @@ def _run(
         rows_in = dd.concat(sources).map_partitions(partitions.until, as_of_ms)
         # Partitioning decides approximate quantiles (RFM tiers) and summation order: it
         # must depend on the input only, never on how many workers happen to be up.
-        n = user_partitions(rows_in.npartitions, ev.valid + lines.rows, settings)
+        n = user_partitions(ev.valid + lines.rows, settings)
         people_parts = [
             ev.users.map_partitions(
                 ingest.people_from_users, meta=codes.empty_frame(ingest.PEOPLE_DTYPES)

@@ -80,18 +80,12 @@ class EngineSettings(BaseSettings):
         description="TOML file of segment definitions (checked before any work); unset: the "
         "built-in profile_engine/segments.toml.",
     )
-    shuffle_partitions: int = Field(
-        32,
-        ge=1,
-        description="Partitions of the shuffle by user for a small input (one per input part "
-        "up to this many). Not derived from the number of workers, so the same input gives the "
-        "same output on any cluster.",
-    )
     user_partition_rows: int = Field(
-        25_000,
+        100_000,
         ge=1000,
-        description="Most input rows (events + order lines) per user partition: a larger input "
-        "is cut into more partitions, so a worker's memory does not grow with the input.",
+        description="Input rows (events + order lines) per user partition: a larger input is "
+        "cut into more partitions, so a worker's memory does not grow with the input. Smaller "
+        "partitions lower a task's memory and cost per-task overhead.",
     )
     ranker_lambda: float = Field(
         150.0, gt=0, description="EASE L2 penalty of the ranker (tuned on Online Retail)."

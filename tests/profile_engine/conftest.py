@@ -72,3 +72,11 @@ def scheduler_address(moto_endpoint: str) -> Iterator[str]:
 
 def array(values: list[Any]) -> np.ndarray:
     return np.asarray(values)
+
+
+@pytest.fixture(autouse=True)
+def _small_user_partitions(_isolate_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test shops have some 10-50 thousand events: cut them into several user partitions
+    (as a production input is), so the per-partition steps, aligned zips and partial sums
+    are tested across partitions and workers, not on one partition."""
+    monkeypatch.setenv("PROFILE_ENGINE_USER_PARTITION_ROWS", "3000")

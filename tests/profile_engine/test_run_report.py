@@ -81,11 +81,11 @@ def test_report_format_without_measurements() -> None:
 
 
 def test_partitions_follow_the_input_not_the_cluster() -> None:
-    settings = EngineSettings(shuffle_partitions=32, user_partition_rows=100_000)
-    assert pipeline.user_partitions(21, 30_000, settings) == 21
-    assert pipeline.user_partitions(100, 30_000, settings) == 32
-    assert pipeline.user_partitions(31, 3_900_000, settings) == 39
-    assert pipeline.user_partitions(0, 0, settings) == 1
+    settings = EngineSettings(user_partition_rows=100_000)
+    assert pipeline.user_partitions(30_000, settings) == 1
+    assert pipeline.user_partitions(984_000, settings) == 10
+    assert pipeline.user_partitions(3_900_000, settings) == 39  # 4x the input, same size parts
+    assert pipeline.user_partitions(0, settings) == 1
 
 
 def test_gate_on_cluster_equals_single_process(tmp_path: Path, scheduler_address: str) -> None:
