@@ -4,9 +4,10 @@ Data flow (DESIGN "measured facts"): events and order lines are parsed into inte
 rows (user key hash, product code from the broadcast catalogue) and shuffled once by user;
 the people frame (ids, contact fields) is shuffled by the same key into the same number of
 partitions, so partition i of every per-user frame holds the same users and later steps
-zip partitions instead of joining. Item-to-item pairs are pre-counted per partition and
-reduced after one shuffle by item. Publishing streams partitions to DynamoDB and flips the
-pointer last; any failure before that leaves the served generation untouched.
+zip partitions instead of joining. Item-to-item co-occurrences are counted per group of
+partitions as sparse item x item matrices and summed in row blocks (no row per pair ever
+moves). Publishing streams partitions to DynamoDB and flips the pointer last; any failure
+before that leaves the served generation untouched.
 """
 
 from __future__ import annotations
