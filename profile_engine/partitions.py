@@ -118,10 +118,15 @@ def parse_json_file(
     q_options: dict[str, Any],
     chunk: int,
 ) -> events.ParsedPart:
-    """Read and parse one JSON Lines file in one task (no lists of lines between tasks)."""
-    return parse_in_chunks(
-        events.read_lines(path, options), source, catalog, quarantine, q_options, chunk
-    )
+    """Read and parse one JSON Lines file in one task (no lists of lines between tasks). A
+    file of one `{...}` per line (the usual) goes to the parser as bytes, without Python
+    strings; any other is split into lines first."""
+    data = events.read_bytes(path, options)
+    ends = events.object_line_ends(data)
+    if ends is None:
+        lines = events.split_lines(data)
+        return parse_in_chunks(lines, source, catalog, quarantine, q_options, chunk)
+    return parse_object_lines_in_chunks(data, ends, source, catalog, quarantine, q_options, chunk)
 
 
 def parse_in_chunks(
@@ -138,10 +143,43 @@ def parse_in_chunks(
     line, so the result equals parsing the file whole."""
     if quarantine or len(lines) <= chunk:  # a quarantine file is written per parse_lines call
         return events.parse_lines(lines, source, catalog, quarantine, options)
-    parts = [
-        events.parse_lines(lines[lo : lo + chunk], source, catalog, quarantine, options)
-        for lo in range(0, len(lines), chunk)
-    ]
+    return _joined(
+        [
+            events.parse_lines(lines[lo : lo + chunk], source, catalog, quarantine, options)
+            for lo in range(0, len(lines), chunk)
+        ]
+    )
+
+
+def parse_object_lines_in_chunks(
+    data: bytes,
+    ends: np.ndarray,
+    source: str,
+    catalog: Catalog,
+    quarantine: str | None,
+    options: dict[str, Any],
+    chunk: int,
+) -> events.ParsedPart:
+    """parse_in_chunks(events.split_lines(data), ...) for ``data`` whose line ``ends``
+    events.object_line_ends found: the same chunks of lines, cut from the bytes."""
+    lines = len(ends) + 1
+    if quarantine or lines <= chunk:
+        return events.parse_object_lines(data, lines, source, catalog, quarantine, options)
+    cuts = ends[chunk - 1 :: chunk].tolist()  # the newline after each chunk's last line
+    starts = [0] + [cut + 1 for cut in cuts]
+    stops = cuts + [len(data) - data.endswith(b"\n")]
+    return _joined(
+        [
+            events.parse_object_lines(
+                data[start:stop], min(chunk, lines - lo), source, catalog, quarantine, options
+            )
+            for lo, start, stop in zip(range(0, lines, chunk), starts, stops, strict=True)
+        ]
+    )
+
+
+def _joined(parts: list[events.ParsedPart]) -> events.ParsedPart:
+    """The parts of one file's consecutive chunks as one."""
     return events.ParsedPart(
         pd.concat([p.frame for p in parts], ignore_index=True),
         pd.concat([p.users for p in parts], ignore_index=True)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import dask
 import pandas as pd
+import pyarrow as pa
 import pytest
 import s3fs
 import sqlalchemy as sa
 
-from profile_engine import synthetic
+from profile_engine import partitions, synthetic
 from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
 from profile_engine.sources import events, replica
@@ -357,3 +358,96 @@ def test_read_lines_splits_on_newlines_only(tmp_path: Path) -> None:
     plain = tmp_path / "e.jsonl"
     plain.write_text('{"a": 1}\n')
     assert events.read_lines(str(plain), {}) == ['{"a": 1}']
+
+
+@pytest.mark.parametrize(
+    ("data", "ends"),
+    [
+        (b'{"a": 1}\n{"b": 2}\n', [8]),
+        (b'{"a": 1}\n{"b": "\\u00fc"}', [8]),  # no last newline
+        ('{"a": "\u00fc\u2028"}'.encode(), []),  # UTF-8, U+2028 inside a string
+        (b'{"a": 1} {"b": 2}', []),  # Arrow reads two rows here: parse_object_lines refuses it
+        (b"", None),
+        (b"\n", None),
+        (b'{"a": 1}\n\n{"b": 2}\n', None),  # blank line
+        (b'{"a": 1}\r\n{"b": 2}\r\n', None),
+        (b'{"a": 1}\r{"b": 2}', None),
+        (b' {"a": 1}\n', None),  # blanks around an object
+        (b'{"a": 1}\t\n', None),
+        ('\ufeff{"a": 1}\n'.encode(), None),  # BOM
+        (b"[1]\n", None),
+        (b'{"a": 1,\n"b": 2}\n', None),  # an object over two lines
+        (b'{"a": "\xff"}\n', None),  # not UTF-8: split_lines raises as reading always did
+    ],
+)
+def test_object_line_ends_accepts_only_one_object_per_line(
+    data: bytes, ends: list[int] | None
+) -> None:
+    found = events.object_line_ends(data)
+    assert (None if found is None else found.tolist()) == ends
+    if found is not None:  # the lines are the pieces between the ends
+        starts, stops = [0, *(found + 1)], [*found, len(data) - data.endswith(b"\n")]
+        pieces = [data[a:b].decode() for a, b in zip(starts, stops, strict=True)]
+        assert events.split_lines(data) == pieces
+
+
+def _as_bytes(lines: list[str]) -> bytes:
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("lines", "arrow"),
+    [
+        (GOOD_LINES[:-1], True),
+        ([ev(ts=ISO_MS + i) for i in range(3)] + [ev(ts=None)], True),
+        (GOOD_LINES[:-1] + [ev(user_id=7)], False),  # a column changes type
+        (GOOD_LINES[:-1] + ['{"price": Inf, "user_id": "u1"}'], False),  # Arrow reads Inf
+        (GOOD_LINES[:-1] + ['{"user_id": "u1"} {"user_id": "u2"}'], False),  # two objects
+        (GOOD_LINES[:-1] + ['{"user_id": "u1", "ts": 18446744073709551616}'], False),
+    ],
+)
+def test_object_lines_parse_as_their_lines(
+    lines: list[str], arrow: bool, tmp_path: Path, catalog: Catalog
+) -> None:
+    data = _as_bytes(lines)
+    ends = events.object_line_ends(data)
+    assert ends is not None and len(ends) + 1 == len(lines)
+    assert (events._read_arrow(data, len(lines)) is not None) == arrow
+    got = events.parse_object_lines(data, len(lines), "f.jsonl", catalog, str(tmp_path / "a"), {})
+    want = events.parse_lines(lines, "f.jsonl", catalog, str(tmp_path / "b"), {})
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=True)
+    pd.testing.assert_frame_equal(got.users, want.users, check_exact=True)
+    assert got.stats == want.stats
+    rejected = [(tmp_path / d / "f.rejected.jsonl").read_bytes() for d in "ab"]
+    assert rejected[0] == rejected[1] != b""
+
+
+@pytest.mark.parametrize(
+    ("newline", "last", "as_bytes"),
+    [("\n", "\n", True), ("\n", "", True), ("\r\n", "\r\n", False), ("\n", "\n\n", False)],
+)
+def test_json_file_parsed_in_chunks_of_bytes_or_lines(
+    newline: str, last: str, as_bytes: bool, tmp_path: Path, catalog: Catalog
+) -> None:
+    lines = [ev(ts=ISO_MS + i, user_id=f"u{i % 3}") for i in range(20)]
+    lines[5] = ev(user_id=None)
+    lines[13] = ev(price=float("nan"))  # Arrow reads NaN too: its chunk goes line by line
+    lines[17] = "{oops}"  # so does this one's
+    path = tmp_path / "f.jsonl.gz"
+    path.write_bytes(gzip.compress((newline.join(lines) + last).encode()))
+    ends = events.object_line_ends(events.read_bytes(str(path), {}))
+    assert (ends is not None) == as_bytes  # else split into lines of text
+    whole = events.parse_lines(lines, "f.jsonl", catalog, None, {})
+    for chunk in (1, 3, 7, 20, 100):
+        part = partitions.parse_json_file(str(path), "f.jsonl", catalog, None, {}, {}, chunk)
+        pd.testing.assert_frame_equal(part.frame, whole.frame, check_exact=True)
+        pd.testing.assert_frame_equal(part.users, whole.users, check_exact=True)
+        assert part.stats == whole.stats
+    assert whole.stats["bad"] == {"missing_user_id": 1, "malformed_json": 1}
+
+
+def test_product_codes_in_arrow_are_the_catalogues(catalog: Catalog) -> None:
+    products = pa.array(["A", "F", "ZZ", None, "", " A", "a"], pa.large_string())
+    want = catalog.codes(pd.Series(products.to_pylist(), dtype=object).fillna(""))
+    assert events._product_codes(catalog, products).tolist() == want.tolist()
+    assert want.tolist() == [0, 5, -1, -1, -1, -1, -1]
