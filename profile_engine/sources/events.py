@@ -591,9 +591,20 @@ def _loads(line: str, long_ints: bool) -> Any:
         except orjson.JSONDecodeError:
             pass  # NaN, Infinity, lone surrogates: json.loads reads them
     try:
-        return json.loads(line)
+        record = json.loads(line)
     except ValueError:
         return None
+    # json.loads reads a "\\ud800" escape as a lone surrogate: no UTF-8 text (nor the user
+    # key hash) can hold one, so such a line is malformed rather than fatal to its file.
+    return None if "\\u" in line and _has_lone_surrogate(record) else record
+
+
+def _has_lone_surrogate(record: Any) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_parquet(

@@ -451,3 +451,17 @@ def test_product_codes_in_arrow_are_the_catalogues(catalog: Catalog) -> None:
     want = catalog.codes(pd.Series(products.to_pylist(), dtype=object).fillna(""))
     assert events._product_codes(catalog, products).tolist() == want.tolist()
     assert want.tolist() == [0, 5, -1, -1, -1, -1, -1]
+
+
+def test_lone_surrogate_escape_is_a_malformed_line(tmp_path: Path, catalog: Catalog) -> None:
+    # json.loads accepts "\ud800" but no UTF-8 text holds it: the line is counted, not fatal.
+    good = (
+        '{"ts": "2026-09-20T10:00:00Z", "user_id": "u1", "event_type": "view", "product_id": "A"}'
+    )
+    bad = good.replace('"u1"', '"u\\ud800"')
+    path = tmp_path / "dt=2026-09-20" / "part-0.jsonl.gz"
+    path.parent.mkdir()
+    with gzip.open(path, "wt") as f:
+        f.write(f"{good}\n{bad}\n")
+    read = events.read_events(str(tmp_path), catalog)
+    assert (read.valid, read.bad) == (1, {"malformed_json": 1})
