@@ -162,11 +162,13 @@ def test_whole_file_and_line_by_line_parses_agree(
 
 
 def test_line_path_reads_what_json_loads_reads() -> None:
-    # orjson first, json.loads where they differ: beyond-64-bit integers, NaN, lone surrogates
+    # orjson first, json.loads where they differ: beyond-64-bit integers, NaN; a lone
+    # surrogate json.loads reads is no text, so that line is malformed
     big = '{"user_id": 18446744073709551616}'
     assert events._loads(big, long_ints=True) == {"user_id": 2**64}
     assert events._loads('{"price": NaN}', long_ints=False)["price"] != 0
-    assert events._loads('{"u": "\\ud800"}', long_ints=False) == {"u": "\ud800"}
+    assert events._loads('{"u": "\\ud800"}', long_ints=False) is None
+    assert events._loads('{"u": "\\ud83d\\ude00"}', long_ints=False) == {"u": "\U0001f600"}
     assert events._loads("{oops", long_ints=False) is None
 
 
