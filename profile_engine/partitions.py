@@ -34,8 +34,9 @@ from recsvc.models import Profile
 MIN_PAIR_COUNT = 2
 # Event lines parsed per call: a parse's scratch is bounded by this, not by the file's size.
 PARSE_CHUNK = 100_000
-# Co-occurrence counting tasks per worker: few, so that few partial counts move and are summed.
-NEIGHBOUR_GROUPS_PER_WORKER = 2
+# Items rows (user x product) counted by one co-occurrence task: bounds its sums (few groups,
+# so that few partial counts move and are summed, but not one per worker at any size).
+NEIGHBOUR_GROUP_ROWS = 1_000_000
 
 
 class AlignmentError(RuntimeError):
@@ -76,24 +77,22 @@ def item_neighbours(
 
     ``items`` is persisted. Its partitions are counted in groups of partitions held by the
     same worker, so that only the groups' summed counts move between workers (a partition's
-    counts are several times its rows); block r of every group is summed pairwise, then
-    ranked. The counts are integers: grouping cannot change a result. ``catalog`` may be a
-    scattered future of the Catalog."""
+    counts are several times its rows); a group holds at most NEIGHBOUR_GROUP_ROWS rows, so
+    its sums stay bounded however large the input. Block r of every group is summed
+    pairwise, then ranked. The counts are integers: grouping cannot change a result.
+    ``catalog`` may be a scattered future of the Catalog."""
     bounds = neighbours.block_bounds(n_items)
     holders = client.who_has(client.futures_of(items))
-    by_worker: dict[str, list[Any]] = {}
+    sizes = items.map_partitions(len).compute().tolist()
+    by_worker: dict[str, list[tuple[Any, int]]] = {}
     # to_delayed() renames the keys: the persisted ones, in the same order, say who holds what
-    for key, part in zip(items.__dask_keys__(), items.to_delayed(), strict=True):
-        by_worker.setdefault(min(holders.get(key) or ("",)), []).append(part)
-    groups = []
-    for held in by_worker.values():
-        step = -(-len(held) // NEIGHBOUR_GROUPS_PER_WORKER)
-        groups += [
-            delayed(neighbours.group_counts, nout=2, pure=True)(
-                held[i : i + step], history, n_items, bounds
-            )
-            for i in range(0, len(held), step)
-        ]
+    for key, part, size in zip(items.__dask_keys__(), items.to_delayed(), sizes, strict=True):
+        by_worker.setdefault(min(holders.get(key) or ("",)), []).append((part, size))
+    groups = [
+        delayed(neighbours.group_counts, nout=2, pure=True)(group, history, n_items, bounds)
+        for held in by_worker.values()
+        for group in _groups_of(held, NEIGHBOUR_GROUP_ROWS)
+    ]
     item_users = summed([n for n, _ in groups])
     return [
         delayed(neighbours_of, pure=True)(
@@ -101,6 +100,20 @@ def item_neighbours(
         )
         for r, (lo, _) in enumerate(bounds)
     ]
+
+
+def _groups_of(parts: list[tuple[Any, int]], rows: int) -> list[list[Any]]:
+    """Consecutive (part, size) pairs cut into groups of at most ``rows`` rows (a larger part
+    alone)."""
+    groups: list[list[Any]] = []
+    held = rows
+    for part, size in parts:
+        if held + size > rows:
+            groups.append([])
+            held = 0
+        groups[-1].append(part)
+        held += size
+    return groups
 
 
 def neighbours_of(

@@ -18,8 +18,9 @@ NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float6
 # Rows (items) per block of the co-occurrence matrix: summing and ranking one block is one
 # task, whose memory is at most BLOCK_ROWS x the catalogue's entries however many events.
 BLOCK_ROWS = 1024
-# A row block is summed in a dense array up to this many cells (4 bytes each), else sparse.
-DENSE_CELLS = 1 << 24
+# A group's counts are summed in dense arrays when the whole item x item matrix has at most
+# this many cells (4 bytes each: 128 MB, about 5,800 products), else as sparse matrices.
+DENSE_CELLS = 1 << 25
 # Cells of a dense block ranked at once (a few float64 arrays of this size).
 DENSE_TOP_CELLS = 1 << 21
 # History rows counted in one sparse product: bounds a task's scratch (the product's entries
@@ -77,7 +78,8 @@ def group_counts(
     COUNT_BATCH rows (one sparse product instead of one per partition, and far fewer
     additions); users are distinct between partitions, so their rows stay together."""
     item_users = np.zeros(n_items, dtype=np.int64)
-    sums = [_BlockSum(hi - lo, n_items) for lo, hi in bounds]
+    dense = n_items * n_items <= DENSE_CELLS
+    sums = [_BlockSum(hi - lo, n_items, dense) for lo, hi in bounds]
 
     def count(batch: list[pd.DataFrame]) -> None:
         users, blocks = history_counts(pd.concat(batch, ignore_index=True), n_items, bounds)
@@ -102,11 +104,11 @@ def group_counts(
 class _BlockSum:
     """Sum of one row block's counts over many partitions. Adding sparse matrices one by one
     costs the running total's size each time; a dense block takes each addition in place
-    (when it fits DENSE_CELLS), a sparse one merges additions in batches."""
+    (a small catalogue's), a sparse one merges additions in batches."""
 
-    def __init__(self, rows: int, cols: int) -> None:
+    def __init__(self, rows: int, cols: int, dense: bool) -> None:
         self.shape = (rows, cols)
-        self.dense = np.zeros(self.shape, np.int32) if rows * cols <= DENSE_CELLS else None
+        self.dense = np.zeros(self.shape, np.int32) if dense else None
         self.pending: list[sp.csr_matrix] = []
         self.held = 0
 

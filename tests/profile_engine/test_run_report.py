@@ -88,6 +88,12 @@ def test_partitions_follow_the_input_not_the_cluster() -> None:
     assert pipeline.user_partitions(0, settings) == 1
 
 
+def test_neighbour_groups_hold_a_bounded_number_of_rows() -> None:
+    parts = [("a", 400), ("b", 400), ("c", 300), ("d", 1500), ("e", 10)]
+    assert partitions._groups_of(parts, 1000) == [["a", "b"], ["c"], ["d"], ["e"]]
+    assert partitions._groups_of([], 1000) == []
+
+
 def test_gate_on_cluster_equals_single_process(tmp_path: Path, scheduler_address: str) -> None:
     inputs = _shop(tmp_path)
     settings = EngineSettings(events=inputs[1], replica_url=inputs[3])
