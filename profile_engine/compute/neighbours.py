@@ -1,11 +1,11 @@
 """Item-to-item neighbours: co-occurrence in users' recent histories, cosine-normalised.
 
-Split for a cluster: ``partition_counts`` counts one user-partition's co-occurrences as a
-sparse item x item matrix (users^T @ users of its recent histories, in C), cut into row
-blocks; the pipeline sums block r of every partition pairwise, and ``top_neighbours`` keeps
-the best in-stock partners of each item of a summed block. Only sparse counts travel, never
-one row per pair: a popular pair costs one matrix entry per partition, and a task's memory
-is bounded by its block (DESIGN: co-occurrence is 60-85% of the job).
+Split for a cluster: ``group_counts`` counts the co-occurrences of a group of user-partitions
+as an item x item matrix (users^T @ users of their recent histories, in C), cut into row
+blocks; the pipeline sums block r of every group pairwise, and ``top_neighbours`` keeps the
+best in-stock partners of each item of a summed block. Only summed counts travel, never one
+row per pair: a popular pair costs one matrix entry per group, and a task's memory is
+bounded by its group's rows and its block (DESIGN: co-occurrence is 60-85% of the job).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class _BlockSum:
     def add(self, block: sp.csr_matrix) -> None:
         if self.dense is not None:
             rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-            # A partition's block has one entry per cell: the fancy += adds each once.
+            # A product's block has one entry per cell: the fancy += adds each once.
             self.dense[rows, block.indices] += block.data
             return
         self.pending.append(block)
