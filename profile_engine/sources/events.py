@@ -400,11 +400,6 @@ def read_bytes(path: str, options: dict[str, Any]) -> bytes:
     return data
 
 
-def read_lines(path: str, options: dict[str, Any]) -> list[str]:
-    """The lines of one JSON Lines file (gzip by its suffix): see split_lines."""
-    return split_lines(read_bytes(path, options))
-
-
 def split_lines(data: bytes) -> list[str]:
     """The lines of ``data`` as ``open()`` in text mode would give them: UTF-8, universal
     newlines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string does not end a line, as it
@@ -502,15 +497,11 @@ def _read_whole(lines: list[str]) -> pa.Table | None:
     # over lines as one; json.loads rejects both.
     if not lines:
         return None
-    text = "\n".join(lines)
-    # Lines are stripped and not empty, and newlines only separate them: counting the
-    # separators that open or close an object checks every line at C speed.
-    ends = len(lines) - 1
-    if not (text[0] == "{" and text[-1] == "}" and text.count("\n{") == ends == text.count("}\n")):
-        return None
     try:
-        data = text.encode()
+        data = "\n".join(lines).encode()
     except UnicodeEncodeError:  # lone surrogates: json.loads may accept them, Arrow not
+        return None
+    if object_line_ends(data) is None:
         return None
     return _read_arrow(data, len(lines))
 

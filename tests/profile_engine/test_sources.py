@@ -345,12 +345,12 @@ def test_missing_required_column_skips_table(tmp_path: Path) -> None:
     ]
 
 
-def test_read_lines_splits_on_newlines_only(tmp_path: Path) -> None:
+def test_file_lines_split_on_newlines_only(tmp_path: Path) -> None:
     # \r\n and \r end lines as in text mode; U+2028 (valid inside a JSON string) does not.
     path = tmp_path / "e.jsonl.gz"
     with gzip.open(path, "wb") as f:
         f.write('{"a": "x\u2028y"}\r\n{"b": 1}\r{"c": 2}\n\n{"d": 3}'.encode())
-    assert events.read_lines(str(path), {}) == [
+    assert events.split_lines(events.read_bytes(str(path), {})) == [
         '{"a": "x\u2028y"}',
         '{"b": 1}',
         '{"c": 2}',
@@ -359,7 +359,7 @@ def test_read_lines_splits_on_newlines_only(tmp_path: Path) -> None:
     ]
     plain = tmp_path / "e.jsonl"
     plain.write_text('{"a": 1}\n')
-    assert events.read_lines(str(plain), {}) == ['{"a": 1}']
+    assert events.split_lines(events.read_bytes(str(plain), {})) == ['{"a": 1}']
 
 
 @pytest.mark.parametrize(
