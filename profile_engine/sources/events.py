@@ -403,8 +403,10 @@ def read_bytes(path: str, options: dict[str, Any]) -> bytes:
 def split_lines(data: bytes) -> list[str]:
     """The lines of ``data`` as ``open()`` in text mode would give them: UTF-8, universal
     newlines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string does not end a line, as it
-    would for str.splitlines)."""
-    text = data.decode("utf-8")
+    would for str.splitlines). Bytes that are not UTF-8 become lone surrogates
+    (surrogateescape), so their line is malformed (``_loads``) instead of the whole file
+    failing to decode."""
+    text = data.decode("utf-8", errors="surrogateescape")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
@@ -437,7 +439,7 @@ def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return False  # split_lines raises it, as reading the file always did
+        return False  # split_lines makes such lines malformed ones
     return True
 
 
@@ -585,9 +587,10 @@ def _loads(line: str, long_ints: bool) -> Any:
         record = json.loads(line)
     except ValueError:
         return None
-    # json.loads reads a "\\ud800" escape as a lone surrogate: no UTF-8 text (nor the user
-    # key hash) can hold one, so such a line is malformed rather than fatal to its file.
-    return None if "\\u" in line and _has_lone_surrogate(record) else record
+    # json.loads reads a "\\ud800" escape (or a byte that was not UTF-8, see split_lines) as
+    # a lone surrogate: no UTF-8 text (nor the user key hash) can hold one, so such a line is
+    # malformed rather than fatal to its file.
+    return None if _has_lone_surrogate(record) else record
 
 
 def _has_lone_surrogate(record: Any) -> bool:

@@ -379,7 +379,7 @@ def test_file_lines_split_on_newlines_only(tmp_path: Path) -> None:
         ('\ufeff{"a": 1}\n'.encode(), None),  # BOM
         (b"[1]\n", None),
         (b'{"a": 1,\n"b": 2}\n', None),  # an object over two lines
-        (b'{"a": "\xff"}\n', None),  # not UTF-8: split_lines raises as reading always did
+        (b'{"a": "\xff"}\n', None),  # not UTF-8: the line path makes the line malformed
     ],
 )
 def test_object_line_ends_accepts_only_one_object_per_line(
@@ -467,3 +467,21 @@ def test_lone_surrogate_escape_is_a_malformed_line(tmp_path: Path, catalog: Cata
         f.write(f"{good}\n{bad}\n")
     read = events.read_events(str(tmp_path), catalog)
     assert (read.valid, read.bad) == (1, {"malformed_json": 1})
+
+
+def test_stray_bytes_make_their_line_malformed(tmp_path: Path, catalog: Catalog) -> None:
+    # A log shipper's stray byte costs its line, not the file (and the run).
+    good = (
+        b'{"ts": "2026-09-20T10:00:00Z", "user_id": "u1", "event_type": "view", "product_id": "A"}'
+    )
+    in_string = good.replace(b'"u1"', b'"u\xff"')
+    outside = good[:-1] + b", \xfe}"
+    path = tmp_path / "events" / "dt=2026-09-20" / "part-0.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    with gzip.open(path, "wb") as f:
+        f.write(b"\n".join([good, in_string, outside, good]) + b"\n")
+    quarantine = tmp_path / "bad"
+    read = events.read_events(str(tmp_path / "events"), catalog, quarantine=str(quarantine))
+    assert (read.lines, read.valid, read.bad) == (4, 2, {"malformed_json": 2})
+    rejected = (quarantine / "dt=2026-09-20" / "part-0.rejected.jsonl").read_text().splitlines()
+    assert [json.loads(r)["reason"] for r in rejected] == ["malformed_json"] * 2
