@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
-GENERATED := recsvc/api/v1/recommender_pb2.py
+GENERATED := recsvc/api/v1/recommender_pb2.py generation/v1/payloads_pb2.py
 NODE_DIR := .cache/node
 DYNALITE := $(NODE_DIR)/node_modules/.bin/dynalite
 
@@ -59,7 +59,8 @@ evaluate: venv
 		--json $(EVAL_DIR)/online-retail.json --html $(EVAL_DIR)/online-retail.html
 
 lint: venv
-	$(BIN)/python -m ruff check recsvc profile_engine tests scripts bench
+	$(BIN)/python -m ruff check generation segment_export recsvc profile_engine tests scripts bench
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) recsvc/api .cache build dist *.egg-info
+	rm -rf $(VENV) recsvc/api generation/v1 .cache build dist *.egg-info

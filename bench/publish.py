@@ -18,15 +18,14 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
+from generation import Profile, ScoredItem, layout
 from profile_engine import publish as pub
-from recsvc.models import Profile, ScoredItem
-from recsvc.store import schema
 
 
-def items(gen: str, n: int) -> list[schema.Item]:
+def items(gen: str, n: int) -> list[layout.Item]:
     recs = tuple(ScoredItem(f"p{j}", 1.0 / (j + 1), "because you viewed p1") for j in range(50))
     return [
-        schema.encode_profile(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)
+        layout.profile_item(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)
     ]
 
 
@@ -45,7 +44,7 @@ def main() -> None:
     try:
         host, port = server.get_host_and_port()
         client = pub.dynamodb_client("us-east-1", f"http://{host}:{port}")
-        client.create_table(**schema.table_definition("bench"))
+        client.create_table(**layout.table_definition("bench"))
         results = {}
 
         batch = items("batched", args.items)

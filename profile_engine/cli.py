@@ -137,42 +137,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _export_segment(args: argparse.Namespace) -> int:
-    """The ExportSegment RPC's code path (SegmentService + export_segment), run here
-    against the table directly: no service needed."""
+    """The shared segment export (what the ExportSegment RPC runs), reading the served
+    generation from the table directly: no service needed."""
     import asyncio
 
-    from recsvc.api.v1 import segments_pb2 as spb
-    from recsvc.server import convert
-    from recsvc.settings import Settings
+    from segment_export import ExportQuery
 
-    engine = settings_from(
+    settings = settings_from(
         {
             "table": args.table,
             "dynamodb_endpoint_url": args.dynamodb_endpoint_url,
             "s3_endpoint_url": args.s3_endpoint_url,
         }
     )
-    # Field checks exactly as the RPC does them (messages name the field).
-    query = convert.export_query(
-        spb.ExportSegmentRequest(name=args.name, format=args.format, ses_topic=args.ses_topic)
-    )
-    # The engine's settings and the flags decide the store and the destination; any
-    # other field keeps its default (or a RECSVC_* variable, as for the service).
-    settings = Settings.model_validate(
-        {
-            "store": "dynamodb",
-            "table": engine.table,
-            "aws_region": engine.aws_region,
-            "dynamodb_endpoint_url": engine.dynamodb_endpoint_url,
-            "s3_endpoint_url": engine.s3_endpoint_url,
-            "export_uri": args.to,
-            # A batch command, not a request with a deadline: be patient with the store.
-            "store_timeout_s": 10.0,
-            "store_attempts": 5,
-        }
-    )
+    query = ExportQuery.checked(args.name, args.format, ses_topic=args.ses_topic)
     started = time.perf_counter()
-    done = asyncio.run(_export(settings, query))
+    done = asyncio.run(_export(settings, query, args.to))
     r = done.result
     print(f"file     {r.uri}")
     print(f"members  {r.members:,} (skipped {r.skipped:,}: no consent or no email)")
@@ -182,25 +162,25 @@ def _export_segment(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export(settings: Any, query: Any) -> Any:
-    from recsvc.export.service import ExportService
-    from recsvc.generation import GenerationTracker
-    from recsvc.segments import SegmentService
-    from recsvc.store import open_store
+async def _export(settings: EngineSettings, query: Any, destination: str) -> Any:
+    from profile_engine.publish import dynamodb_client
+    from profile_engine.served import ServedTable
+    from segment_export import ExportTarget, SegmentExporter
 
-    store = await open_store(settings)
-    tracker = GenerationTracker(
-        store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
+    table = ServedTable(
+        dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url), settings.table
     )
-    exports = ExportService(
-        SegmentService(store, tracker, store_timeout_s=settings.store_timeout_s), settings
+    target = ExportTarget(
+        destination=destination,
+        aws_region=settings.aws_region,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        names={"destination": "--to"},
     )
+    exporter = SegmentExporter(table, target)
     try:
-        return await exports.export(query)
+        return await exporter.export(query)
     finally:
-        await exports.aclose()
-        await tracker.aclose()
-        await store.aclose()
+        await exporter.aclose()
 
 
 def _writer_settings(args: argparse.Namespace) -> EngineSettings:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from profile_engine.publish import current_generation
-from recsvc.store import schema
+from profile_engine.served import ServedTable
 
 METRIC = "ndcg@10"
 
@@ -24,16 +23,15 @@ class Verdict:
 
 def live_metrics(dynamodb: Any, table: str) -> tuple[str | None, dict[str, float]]:
     """The served generation and the metrics its manifest recorded ({} when none)."""
+    served = ServedTable(dynamodb, table)
     try:
-        generation = current_generation(dynamodb, table)
+        pointer = served.pointer()
     except dynamodb.exceptions.ResourceNotFoundException:
         return None, {}
-    if generation is None:
+    if pointer is None:
         return None, {}
-    item = dynamodb.get_item(
-        TableName=table, Key=schema.manifest_key(generation), ConsistentRead=True
-    ).get("Item")
-    return generation, (schema.decode_manifest(item).metrics if item else {})
+    manifest = served.manifest(pointer.generation)
+    return pointer.generation, (manifest.metrics if manifest else {})
 
 
 def judge(

@@ -17,6 +17,7 @@ import pandas as pd
 from dask.delayed import delayed
 from distributed import Client
 
+from generation import Profile
 from profile_engine.compute import (
     assemble,
     codes,
@@ -28,7 +29,6 @@ from profile_engine.compute import (
 )
 from profile_engine.compute.catalog import Catalog
 from profile_engine.sources import events
-from recsvc.models import Profile
 
 # A pair seen in a single user's history is noise, not similarity.
 MIN_PAIR_COUNT = 2

@@ -26,6 +26,7 @@ from dask.base import compute
 from dask.delayed import delayed
 from distributed import Client, progress, wait
 
+from generation import GenerationData, Manifest, SegmentInfo
 from profile_engine import cluster, gate, partitions, ranking
 from profile_engine.compute import (
     assemble,
@@ -38,12 +39,11 @@ from profile_engine.compute import (
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
 from profile_engine.evaluation import data as eval_data
 from profile_engine.evaluation import run as evaluate_run
-from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
+from profile_engine.publish import dynamodb_client, new_generation_id, publish
 from profile_engine.report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.sources import events as event_source
 from profile_engine.sources import replica
-from recsvc.models import Manifest, SegmentInfo
 
 __all__ = ["PipelineError", "RunReport", "run"]
 

@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
-from recsvc.store import schema
+from generation import FORMAT_VERSION, GenerationData, layout
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +30,6 @@ BACKOFF_CAP_S = 2.0
 
 class PublishError(RuntimeError):
     """The generation could not be written completely; the pointer was not flipped."""
-
-
-@dataclass
-class GenerationData:
-    """Everything one run publishes; the collections are iterated once, in this order."""
-
-    manifest: Manifest
-    profiles: Iterable[Profile]
-    neighbours: Iterable[Neighbours]
-    popular: Iterable[PopularList]
-    segment_members: Iterable[tuple[str, SegmentMember]]
 
 
 @dataclass
@@ -69,7 +57,7 @@ def dynamodb_client(region: str, endpoint_url: str | None = None) -> Any:
     return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
-def _chunks(items: Iterable[schema.Item], size: int) -> Iterator[list[schema.Item]]:
+def _chunks(items: Iterable[layout.Item], size: int) -> Iterator[list[layout.Item]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
@@ -78,7 +66,7 @@ def _chunks(items: Iterable[schema.Item], size: int) -> Iterator[list[schema.Ite
 def write_items(
     client: Any,
     table: str,
-    items: Iterable[schema.Item],
+    items: Iterable[layout.Item],
     report: PublishReport,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -105,30 +93,37 @@ def write_items(
 
 
 def current_generation(client: Any, table: str) -> str | None:
-    item = client.get_item(TableName=table, Key=schema.pointer_key(), ConsistentRead=True).get(
+    item = client.get_item(TableName=table, Key=layout.pointer_key(), ConsistentRead=True).get(
         "Item"
     )
-    return schema.decode_pointer(item)[0] if item else None
+    return layout.decode_pointer(item).generation if item else None
 
 
 def flip_pointer(
-    client: Any, table: str, generation: str, published_at: str, expected: str | None
+    client: Any,
+    table: str,
+    generation: str,
+    published_at: str,
+    expected: str | None,
+    format_version: int = FORMAT_VERSION,
 ) -> None:
     """Point readers at ``generation``; refuses if another run flipped it since we started."""
     if expected is None:
         condition: dict[str, Any] = {
             "ConditionExpression": "attribute_not_exists(#pk)",
-            "ExpressionAttributeNames": {"#pk": schema.PK},
+            "ExpressionAttributeNames": {"#pk": layout.PK},
         }
     else:
         condition = {
             "ConditionExpression": "#gen = :expected",
-            "ExpressionAttributeNames": {"#gen": schema.GENERATION},
+            "ExpressionAttributeNames": {"#gen": layout.GENERATION},
             "ExpressionAttributeValues": {":expected": {"S": expected}},
         }
     try:
         client.put_item(
-            TableName=table, Item=schema.encode_pointer(generation, published_at), **condition
+            TableName=table,
+            Item=layout.pointer_item(generation, published_at, format_version),
+            **condition,
         )
     except client.exceptions.ConditionalCheckFailedException as exc:
         raise PublishError(
@@ -146,13 +141,13 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
     report.previous_generation = current_generation(client, table)
     expires_at = int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
 
-    sections: list[tuple[str, Iterable[schema.Item]]] = [
-        ("profiles", (schema.encode_profile(gen, p, expires_at) for p in data.profiles)),
-        ("neighbours", (schema.encode_neighbours(gen, n, expires_at) for n in data.neighbours)),
-        ("popular", (schema.encode_popular(gen, p, expires_at) for p in data.popular)),
+    sections: list[tuple[str, Iterable[layout.Item]]] = [
+        ("profiles", (layout.profile_item(gen, p, expires_at) for p in data.profiles)),
+        ("neighbours", (layout.neighbours_item(gen, n, expires_at) for n in data.neighbours)),
+        ("popular", (layout.popular_item(gen, p, expires_at) for p in data.popular)),
         (
             "segment_members",
-            (schema.encode_segment_member(gen, s, m, expires_at) for s, m in data.segment_members),
+            (layout.segment_member_item(gen, s, m, expires_at) for s, m in data.segment_members),
         ),
     ]
     try:
@@ -160,11 +155,12 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
             report.items[name] = write_items(client, table, items, report)
             log.info("published %d %s items of generation %s", report.items[name], name, gen)
         # The manifest goes last among the data: a manifest means the data is complete.
-        write_items(client, table, [schema.encode_manifest(data.manifest, expires_at)], report)
+        write_items(client, table, [layout.manifest_item(data.manifest, expires_at)], report)
     except PublishError:
         raise
     except Exception as exc:
         raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
-    flip_pointer(client, table, gen, data.manifest.published_at, report.previous_generation)
+    flip_pointer(client, table, gen, data.manifest.published_at, report.previous_generation,
+                 data.manifest.format_version)
     report.seconds = time.perf_counter() - started
     return report

@@ -70,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--limit", type=int, default=0, help="stop after N members")
             c.add_argument("--page-size", type=int, default=0, help="members per store page")
 
+    show = sub.add_parser(
+        "show",
+        help="print a stored item of a generation as JSON, read from the store "
+        "(RECSVC_STORE, RECSVC_TABLE, ...): pointer, manifest, profile USER, neighbours "
+        "PRODUCT, facts PRODUCT, popular [CATEGORY], segment NAME",
+    )
+    show.add_argument("kind", choices=_show_kinds())
+    show.add_argument("id", nargs="?", default="", help="user, product, category or segment")
+    show.add_argument("--generation", default="", help="default: the one served now")
+    show.add_argument("--limit", type=int, default=20, help="segment: members to show")
+
     exp = sub.add_parser(
         "export",
         help="write a segment's consenting members to the server's RECSVC_EXPORT_URI "
@@ -88,8 +99,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_kinds() -> tuple[str, ...]:
+    from recsvc.show import KINDS
+
+    return tuple(KINDS)
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import json
+
+    from recsvc.errors import RecsvcError
+    from recsvc.show import KINDS, show
+
+    if KINDS[args.kind] and not args.id:
+        print(f"recsvc: show {args.kind} needs an id", file=sys.stderr)
+        return 2
+    try:
+        found = asyncio.run(show(settings, args.kind, args.id, args.generation, args.limit))
+    except RecsvcError as exc:
+        print(f"recsvc: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(found, indent=2, ensure_ascii=False))
+    return 0
+
+
 def _formats() -> tuple[str, ...]:
-    from recsvc.export.formats import FORMATS
+    from segment_export import FORMATS
 
     return tuple(FORMATS)
 
@@ -207,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "health":
         return _health(args, settings)
+    if args.command == "show":
+        return _show(args, settings)
     commands = {
         "recommend": recommend,
         "info": info,

@@ -9,8 +9,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from generation import READABLE_FORMATS, Manifest, Pointer
 from recsvc.errors import StoreUnavailable, Unavailable
-from recsvc.models import Manifest
 from recsvc.store.base import ProfileStore
 
 __all__ = ["GenerationTracker"]
@@ -22,7 +22,6 @@ MANIFESTS_KEPT = 4
 # After a failed re-read (store down), try again this soon rather than on every request.
 RETRY_AFTER_FAILURE_S = 1.0
 
-Pointer = tuple[str, str]
 Listener = Callable[[str], Coroutine[Any, Any, None]]
 
 
@@ -32,6 +31,8 @@ class GenerationTracker:
     The pointer is re-read at most every ``refresh_s``. Once one is known, requests never
     wait for a re-read (stale-while-revalidate: one background refresh at a time), and a
     failed re-read keeps the last known pointer. Only the very first read is awaited.
+    A generation written in a payload format this service cannot read is never switched
+    to: the one served stays, and the refusal is logged once per generation.
     ``on_change`` callbacks run (as background tasks) when a new generation is seen."""
 
     def __init__(
@@ -52,6 +53,7 @@ class GenerationTracker:
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._refused: str | None = None
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -68,7 +70,7 @@ class GenerationTracker:
         return self._pointer
 
     async def current(self) -> Pointer | None:
-        """(generation, published_at) to serve; None when nothing is published.
+        """The pointer to serve; None when nothing (readable) is published.
         Raises StoreUnavailable only while no pointer has ever been read."""
         if self._pointer is not None:
             return self.current_nowait()
@@ -96,19 +98,34 @@ class GenerationTracker:
             if self._pointer is not None:
                 self._read_at = self._clock() - self._refresh_s + RETRY_AFTER_FAILURE_S
                 log.warning("cannot re-read the generation pointer (%s); still serving %s",
-                            type(exc).__name__, self._pointer[0])
+                            type(exc).__name__, self._pointer.generation)
             if isinstance(exc, TimeoutError):
                 raise StoreUnavailable("reading the generation pointer timed out") from exc
             raise
         self._read_at = self._clock()
+        if pointer is not None and pointer.format_version not in READABLE_FORMATS:
+            self._refuse(pointer)
+            return self._pointer
         previous, self._pointer = self._pointer, pointer
-        if pointer is not None and (previous is None or previous[0] != pointer[0]):
-            log.info("serving generation %s (published %s)", pointer[0], pointer[1])
+        if pointer is not None and (previous is None or previous.generation != pointer.generation):
+            log.info("serving generation %s (published %s)", pointer.generation,
+                     pointer.published_at)
             for listener in self._listeners:
-                task = asyncio.create_task(listener(pointer[0]))
+                task = asyncio.create_task(listener(pointer.generation))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        return pointer
+        return self._pointer
+
+    def _refuse(self, pointer: Pointer) -> None:
+        if self._refused == pointer.generation:
+            return
+        self._refused = pointer.generation
+        served = self._pointer.generation if self._pointer is not None else "nothing"
+        log.error(
+            "not switching to generation %s: it is written in payload format %d and this "
+            "service reads formats %s; still serving %s (upgrade the service to serve it)",
+            pointer.generation, pointer.format_version, sorted(READABLE_FORMATS), served,
+        )
 
     async def manifest(self, generation: str) -> Manifest | None:
         """The manifest of ``generation`` (cached); raises StoreUnavailable."""
@@ -135,7 +152,7 @@ class GenerationTracker:
                 pointer = await self.current()
                 if pointer is None:
                     raise Unavailable("no generation has been published yet")
-                return pointer, await self.manifest(pointer[0])
+                return pointer, await self.manifest(pointer.generation)
         except TimeoutError as exc:
             raise StoreUnavailable("the profile store did not answer in time") from exc
 

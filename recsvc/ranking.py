@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from recsvc.models import ItemFacts, Neighbours, RecommendQuery, ScoredItem
+from generation import Neighbours, ProductFacts, ScoredItem
+from recsvc.models import RecommendQuery
 
 __all__ = [
     "CART_WEIGHT",
@@ -100,7 +101,7 @@ def finalize(
     *,
     k: int,
     banned: Collection[str] = frozenset(),
-    facts: Mapping[str, ItemFacts] | None = None,
+    facts: Mapping[str, ProductFacts] | None = None,
     category: str = "",
     fill_in_category: bool = False,
 ) -> tuple[ScoredItem, ...]:

@@ -5,25 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
+from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem
 from recsvc import ranking
 from recsvc.cache import codec
-from recsvc.cache.aside import CacheAside
+from recsvc.cache.aside import CacheAside, Fetch
 from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.generation import GenerationTracker
-from recsvc.models import (
-    ItemFacts,
-    Manifest,
-    Neighbours,
-    PopularList,
-    Profile,
-    Recommendation,
-    RecommendQuery,
-    ScoredItem,
-    Source,
-)
+from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.store.base import ProfileStore
 
 __all__ = ["Recommender"]
@@ -31,7 +22,6 @@ __all__ = ["Recommender"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
 
 # Kept back from the caller's deadline for the fallback path and the reply itself: this
 # share of the budget, within [min, max]. Under load the event loop runs late by several
@@ -95,7 +85,7 @@ class Recommender:
     def generation_now(self) -> str | None:
         """The generation being served, if known, without waiting for the store."""
         pointer = self._tracker.current_nowait()
-        return pointer[0] if pointer is not None else None
+        return pointer.generation if pointer is not None else None
 
     def count_remembered(self, source: Source) -> None:
         """An answer given again from the server's memo of finished answers."""
@@ -108,14 +98,18 @@ class Recommender:
         if budget_s is not None:
             timeout = min(timeout, budget_s)
         pointer, manifest = await self._tracker.served(timeout)
-        return manifest or Manifest(generation=pointer[0], published_at=pointer[1])
+        return manifest or Manifest(
+            generation=pointer.generation,
+            published_at=pointer.published_at,
+            format_version=pointer.format_version,
+        )
 
     async def warm(self) -> None:
         """Read the pointer and the popular lists now (start-up), so fallback answers
         exist before the first request. Raises StoreUnavailable."""
         pointer = await self._tracker.refresh()
         if pointer is not None:
-            await self._ensure_fallback_lists(pointer[0])
+            await self._ensure_fallback_lists(pointer.generation)
 
     # -- the personal path --------------------------------------------------------------
 
@@ -123,7 +117,7 @@ class Recommender:
         pointer = await self._tracker.current()
         if pointer is None:
             raise Unavailable("no generation has been published yet")
-        gen = pointer[0]
+        gen = pointer.generation
         context = (q.viewed_product_id, *q.cart_product_ids)
         context_ids = list(dict.fromkeys(p for p in context if p))
         category = q.category
@@ -209,7 +203,7 @@ class Recommender:
         kind: codec.Kind[T],
         gen: str,
         ids: Sequence[str],
-        fetch: Fetch[T],
+        fetch: Fetch,
         degraded: list[str],
     ) -> dict[str, T]:
         """Context neighbours, facts and popular lists only refine an answer: if the store
@@ -225,21 +219,17 @@ class Recommender:
 
     # -- store reads (what cache-aside calls on a miss) -------------------------------------
 
-    def _profiles(self, gen: str) -> Fetch[Profile]:
+    def _profiles(self, gen: str) -> Fetch:
         return lambda ids: self._store.get_profiles(gen, ids)
 
-    def _neighbours(self, gen: str) -> Fetch[Neighbours]:
+    def _neighbours(self, gen: str) -> Fetch:
         return lambda ids: self._store.get_neighbours(gen, ids)
 
-    def _popular(self, gen: str) -> Fetch[PopularList]:
+    def _popular(self, gen: str) -> Fetch:
         return lambda categories: self._store.get_popular(gen, categories)
 
-    def _facts(self, gen: str) -> Fetch[ItemFacts]:
-        async def fetch(ids: list[str]) -> Mapping[str, ItemFacts]:
-            found = await self._store.get_neighbours(gen, ids)
-            return {p: ItemFacts(n.category, n.in_stock) for p, n in found.items()}
-
-        return fetch
+    def _facts(self, gen: str) -> Fetch:
+        return lambda ids: self._store.get_facts(gen, ids)
 
     # -- fallback lists -------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from generation import Manifest, SegmentInfo, SegmentMember
 from recsvc.errors import InvalidRequest, NotFound, StoreUnavailable, Unavailable
 from recsvc.generation import GenerationTracker
-from recsvc.models import Manifest, SegmentInfo, SegmentMember, SegmentQuery
+from recsvc.models import SegmentQuery
 from recsvc.store.base import ProfileStore
 
 __all__ = ["SegmentList", "SegmentService", "StreamedMember", "decode_token", "encode_token"]
@@ -69,7 +70,7 @@ class SegmentService:
     async def _served(self) -> Manifest:
         pointer, manifest = await self._tracker.served(self._store_timeout_s)
         if manifest is None:
-            raise Unavailable(f"generation {pointer[0]} has no manifest (expired?)")
+            raise Unavailable(f"generation {pointer.generation} has no manifest (expired?)")
         return manifest
 
     async def list_segments(self) -> SegmentList:

@@ -24,11 +24,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
+from generation import layout
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as sgrpc
-from recsvc.store import schema
 from tests.servers import moto_server
 
 BIN = Path(sys.executable).parent
@@ -201,10 +201,10 @@ def main() -> None:
         endpoint = stack.enter_context(moto_server())
         print(f"moto at {endpoint}")
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
-        dynamodb.create_table(**schema.table_definition(TABLE))
+        dynamodb.create_table(**layout.table_definition(TABLE))
         dynamodb.update_time_to_live(
             TableName=TABLE,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.TTL_ATTRIBUTE},
         )
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
         print(f"table {TABLE}, bucket s3://{BUCKET}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from recsvc.store import schema
+from generation import layout
 from tests import servers
 
 REGION = "us-east-1"
@@ -76,14 +76,14 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 def create_table(endpoint: str, name: str, ttl: bool = True) -> None:
     client = dynamodb_client(endpoint)
-    client.create_table(**schema.table_definition(name))
+    client.create_table(**layout.table_definition(name))
     client.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
     if ttl:
         client.update_time_to_live(
             TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.TTL_ATTRIBUTE},
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from generation import layout
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
@@ -21,7 +22,7 @@ from recsvc.api.v1 import segments_pb2_grpc as sgrpc
 from recsvc.cache import open_cache
 from recsvc.server.app import Deps, build_server
 from recsvc.settings import Settings
-from recsvc.store import open_store, schema
+from recsvc.store import open_store
 from tests import servers
 from tests.conftest import dynamodb_client
 
@@ -158,11 +159,11 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
         assert half != first
         ddb = dynamodb_client(moto_endpoint)
         # The killed run really wrote part of its generation...
-        assert "Item" in ddb.get_item(TableName=moto_table, Key=schema.profile_key(half, user))
+        assert "Item" in ddb.get_item(TableName=moto_table, Key=layout.profile_key(half, user))
         # ...but never its manifest, and never moved the pointer.
-        assert "Item" not in ddb.get_item(TableName=moto_table, Key=schema.manifest_key(half))
-        pointer = ddb.get_item(TableName=moto_table, Key=schema.pointer_key())["Item"]
-        assert schema.decode_pointer(pointer)[0] == first
+        assert "Item" not in ddb.get_item(TableName=moto_table, Key=layout.manifest_key(half))
+        pointer = ddb.get_item(TableName=moto_table, Key=layout.pointer_key())["Item"]
+        assert layout.decode_pointer(pointer).generation == first
 
         # Many pointer refreshes later, every answer still comes from the first generation.
         deadline = time.monotonic() + 1.0

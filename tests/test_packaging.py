@@ -29,4 +29,5 @@ def test_wheel_carries_code_generated_from_the_protos(tmp_path: Path) -> None:
     for module in ("recommender", "segments"):
         for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py"):
             assert f"recsvc/api/v1/{module}{suffix}" in names
-    assert {"profile_engine/cli.py", "recsvc/store/schema.py"} <= names
+    assert "generation/v1/payloads_pb2.py" in names
+    assert {"profile_engine/cli.py", "generation/layout.py", "recsvc/store/dynamodb.py"} <= names

@@ -18,7 +18,8 @@ sudo python3.11 -m venv "$PREFIX"
 wheel="/tmp/$(basename "$WHEEL_S3_URI")"
 aws s3 cp --only-show-errors "$WHEEL_S3_URI" "$wheel"
 sudo "$PREFIX/bin/pip" install --quiet --upgrade pip
-sudo "$PREFIX/bin/pip" install --quiet "$wheel"
+# The batch job's role only (the `engine` extra): no grpc server, redis or uvloop.
+sudo "$PREFIX/bin/pip" install --quiet "${wheel}[engine]"
 
 is_primary=$(jq -r '.isMaster' /mnt/var/lib/info/instance.json)
 primary_host=$(jq -r '.masterPrivateDnsName' /mnt/var/lib/info/job-flow.json)

@@ -1,4 +1,4 @@
-"""Turn computed frames into the published value types (recsvc.models), partition by partition."""
+"""Turn computed frames into the published value types (generation), partition by partition."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from generation import Neighbours, PopularList, Profile, ScoredItem, SegmentMember
+from generation.payloads import MAX_PURCHASED, MAX_RECENT
 from profile_engine.compute.catalog import Catalog
 from profile_engine.compute.popular import OVERALL
 from profile_engine.compute.recommend import reason_text
-from recsvc.models import Neighbours, PopularList, Profile, ScoredItem, SegmentMember
-from recsvc.store.schema import MAX_PURCHASED, MAX_RECENT
 
 POPULAR_REASON_OVERALL = "popular now"
 

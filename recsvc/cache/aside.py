@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Stored for ids the store does not have ("unknown user"): spares the store repeated
-# misses. Codecs never produce empty values, so it cannot collide with a real one.
-NEGATIVE = b""
+# misses. A lone zero byte is no payload: protobuf has no field number 0, so no encoder
+# writes it (an empty payload, b"", is a valid message of all defaults).
+NEGATIVE = b"\x00"
 # After a cache failure, skip the cache this long: a dead or black-holed Redis then
 # costs one timeout per second, not one per request.
 CACHE_RETRY_AFTER_S = 1.0
@@ -50,12 +51,14 @@ class Fetched(Generic[T]):
     cached: bool
 
 
-Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
+# What cache-aside calls on a miss: the store's payload bytes of the ids it has.
+Fetch = Callable[[list[str]], Awaitable[Mapping[str, bytes]]]
 
 
 class CacheAside:
     """Looks ids up in the cache, fetches the misses from the store in one batch, and
-    writes them back. Concurrent lookups of the same key share one store fetch.
+    writes the store's bytes back as they came. Concurrent lookups of the same key share
+    one store fetch.
 
     ``l1``: an optional bounded in-process LRU of *decoded* values looked up before
     ``cache`` (Redis) and filled from it and from the store, so hot keys cost neither a
@@ -99,7 +102,7 @@ class CacheAside:
         self.counters: Counter[str] = Counter()
 
     async def get_many(
-        self, kind: Kind[T], generation: str, ids: Sequence[str], fetch: Fetch[T]
+        self, kind: Kind[T], generation: str, ids: Sequence[str], fetch: Fetch
     ) -> dict[str, Fetched[T]]:
         """``ids`` (deduplicated, in order) -> Fetched. Raises StoreUnavailable when the
         store fetch of a miss fails; cache failures only count as misses."""
@@ -153,7 +156,7 @@ class CacheAside:
         return {id_: result[id_] for id_ in wanted}
 
     def _join_or_start(
-        self, kind: Kind[T], wanted: dict[str, str], missing: list[str], fetch: Fetch[T]
+        self, kind: Kind[T], wanted: dict[str, str], missing: list[str], fetch: Fetch
     ) -> dict[asyncio.Future[Mapping[str, Any]], list[str]]:
         groups: dict[asyncio.Future[Mapping[str, Any]], list[str]] = {}
         new: list[str] = []
@@ -181,17 +184,18 @@ class CacheAside:
         self,
         kind: Kind[T],
         new_keys: dict[str, str],
-        fetch: Fetch[T],
+        fetch: Fetch,
         future: asyncio.Future[Mapping[str, Any]],
     ) -> None:
         try:
-            found = await self._fetch(fetch, list(new_keys))
+            raw = await self._fetch(fetch, list(new_keys))
+            found = {id_: kind.decode(value) for id_, value in raw.items()}
             future.set_result(found)
             entries: dict[str, tuple[bytes, float]] = {}
             for id_, key in new_keys.items():
-                if id_ in found:
+                if id_ in raw:
                     ttl = jittered_ttl(self._ttl_s, self._jitter, self._rng)
-                    entries[key] = (kind.encode(found[id_]), ttl)
+                    entries[key] = (raw[id_], ttl)
                 else:
                     ttl = jittered_ttl(self._negative_ttl_s, self._jitter, self._rng)
                     entries[key] = (NEGATIVE, ttl)
@@ -215,7 +219,7 @@ class CacheAside:
                 if self._inflight.get(key) is future:
                     del self._inflight[key]
 
-    async def _fetch(self, fetch: Fetch[T], ids: list[str]) -> Mapping[str, T]:
+    async def _fetch(self, fetch: Fetch, ids: list[str]) -> Mapping[str, bytes]:
         tripped = self._store_failures >= STORE_FAILURES_TO_TRIP
         if tripped and self._clock() < self._store_down_until:
             self.counters["store_short_circuits"] += 1

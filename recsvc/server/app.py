@@ -21,7 +21,7 @@ from recsvc.cache import Cache, open_cache
 from recsvc.cache.aside import CacheAside
 from recsvc.cache.memory import ObjectLRU
 from recsvc.errors import StoreUnavailable
-from recsvc.export.service import ExportService
+from recsvc.exports import ExportService
 from recsvc.generation import GenerationTracker
 from recsvc.metrics import Metrics
 from recsvc.observability import configure_logging
@@ -104,7 +104,7 @@ class Deps:
                 "recommend": lambda: recommender.counters,
                 **({"store": lambda: store_counters} if store_counters is not None else {}),
             },
-            lambda: tracker.last_known[0] if tracker.last_known else None,
+            lambda: tracker.last_known.generation if tracker.last_known else None,
         )
 
     async def aclose(self) -> None:

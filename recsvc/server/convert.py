@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from generation import Manifest
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.errors import InvalidRequest
-from recsvc.export import FORMATS
-from recsvc.export.service import SES, SegmentExport, import_kind
+from recsvc.exports import export_query as checked_export_query
 from recsvc.models import (
-    ExportQuery,
-    Manifest,
     Recommendation,
     RecommendQuery,
     SegmentQuery,
     Source,
 )
 from recsvc.segments import SegmentList, StreamedMember
+from segment_export import ExportQuery, SegmentExport
 
 __all__ = [
     "export_query",
@@ -38,8 +37,6 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 # Tokens we issue are ~100 characters; anything much longer is not ours.
 MAX_TOKEN_CHARS = 1024
-# SES topic names are at most 64 characters; leave room without taking anything.
-MAX_TOPIC_CHARS = 128
 
 _SOURCES = {
     Source.CACHE: rpb.SOURCE_CACHE,
@@ -144,24 +141,10 @@ def segment_member(streamed: StreamedMember) -> spb.SegmentMember:
 
 
 def export_query(request: spb.ExportSegmentRequest) -> ExportQuery:
-    name = _id("name", request.name, required=True)
-    fmt = request.format
-    if fmt not in FORMATS:
-        got = f"got {fmt[:32]!r}" if fmt else "it is required"
-        raise InvalidRequest("format", f"must be one of {', '.join(FORMATS)}; {got}")
-    kind = import_kind(fmt)
-    if request.start_import and not kind:
-        raise InvalidRequest(
-            "start_import", f"format {fmt} has no import job (only pinpoint-* and ses-* do)"
-        )
-    topic = request.ses_topic
-    if topic and kind != SES:
-        raise InvalidRequest("ses_topic", f"only for ses-* formats, not {fmt}")
-    if len(topic) > MAX_TOPIC_CHARS:
-        raise InvalidRequest(
-            "ses_topic", f"must be at most {MAX_TOPIC_CHARS} characters, got {len(topic)}"
-        )
-    return ExportQuery(name=name, format=fmt, start_import=request.start_import, ses_topic=topic)
+    return checked_export_query(
+        request.name, request.format, start_import=request.start_import,
+        ses_topic=request.ses_topic,
+    )
 
 
 def export_response(done: SegmentExport) -> spb.ExportSegmentResponse:

@@ -12,7 +12,7 @@ from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
-from recsvc.export.service import ExportService
+from recsvc.exports import ExportService
 from recsvc.models import Source
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from recsvc.errors import StoreUnavailable
 from recsvc.store.base import ProfileStore
 
-if TYPE_CHECKING:  # schema.py is imported by the batch job: keep this package light
+if TYPE_CHECKING:  # settings are only a type here: backends are imported when chosen
     from recsvc.settings import Settings
 
 __all__ = ["ProfileStore", "StoreUnavailable", "open_store"]

@@ -1,12 +1,16 @@
-"""The ProfileStore protocol: batch reads of one published generation, nothing else."""
+"""The ProfileStore protocol: batch reads of one published generation, nothing else.
+
+Per-user and per-item reads return the stored payload bytes (generation.payloads decodes
+them), so a cache fill can copy what the store returned without decoding and encoding it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol, runtime_checkable
 
+from generation import Manifest, Pointer, SegmentMember
 from recsvc.errors import StoreUnavailable
-from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
 
 __all__ = ["ProfileStore", "StoreUnavailable"]
 
@@ -17,13 +21,14 @@ class ProfileStore(Protocol):
 
     Every method is a *batch* call: callers pass all the ids they need at once and the
     backend splits them to its own limits. Results are dicts keyed by the requested id,
-    in request order (duplicates collapsed); ids the generation does not contain are
-    simply absent (that is not an error). Any backend failure, timeout or incomplete
-    batch raises :class:`~recsvc.errors.StoreUnavailable`; nothing else escapes.
+    in request order (duplicates collapsed), values the payload bytes; ids the generation
+    does not contain are simply absent (that is not an error). Any backend failure,
+    timeout or incomplete batch raises :class:`~recsvc.errors.StoreUnavailable`; nothing
+    else escapes.
     """
 
-    async def current_generation(self) -> tuple[str, str] | None:
-        """(generation, published_at) of the pointer item; None when nothing is published.
+    async def current_generation(self) -> Pointer | None:
+        """The pointer item (generation, published_at, format); None when nothing is published.
 
         Read consistently: a flip is visible to the next call."""
         ...
@@ -32,20 +37,21 @@ class ProfileStore(Protocol):
         """The manifest of ``generation``; None if it does not exist (expired or unknown)."""
         ...
 
-    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
-        """Profiles of the given users that exist in ``generation``."""
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, bytes]:
+        """Profile payloads of the given users that exist in ``generation``."""
         ...
 
-    async def get_neighbours(
-        self, generation: str, product_ids: Sequence[str]
-    ) -> dict[str, Neighbours]:
-        """Neighbours items (category, stock, similar products) of the given products."""
+    async def get_neighbours(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        """Neighbours payloads (facts and similar products) of the given products."""
         ...
 
-    async def get_popular(
-        self, generation: str, categories: Sequence[str]
-    ) -> dict[str, PopularList]:
-        """Popular lists by category; the overall list is category ``""``."""
+    async def get_facts(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        """ProductFacts payloads (category, stock) of the given products: the same items as
+        ``get_neighbours``, a few bytes each."""
+        ...
+
+    async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
+        """PopularList payloads by category; the overall list is category ``""``."""
         ...
 
     def iter_segment_members(

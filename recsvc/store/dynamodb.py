@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from generation import Manifest, Pointer, SegmentMember, layout, payloads
 from recsvc.errors import StoreUnavailable
-from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
 from recsvc.settings import Settings
-from recsvc.store import schema
 
 __all__ = ["DynamoProfileStore"]
 
@@ -34,11 +33,17 @@ MAX_POOL_CONNECTIONS = 50
 
 # "data" is a DynamoDB reserved word: every expression goes through aliases (real
 # DynamoDB and dynalite reject it unaliased).
-_NAMES = {"#pk": schema.PK, "#sk": schema.SK, "#d": schema.DATA}
+_NAMES = {"#pk": layout.PK, "#sk": layout.SK, "#d": layout.DATA}
+# A projection reads only what the caller needs: facts are a few bytes of an item that
+# holds a whole neighbour list.
+_PROJECTIONS = {
+    attribute: ("#pk, #sk, #a", {"#pk": layout.PK, "#sk": layout.SK, "#a": attribute})
+    for attribute in (layout.DATA, layout.FACTS)
+}
 
 
 class DynamoProfileStore:
-    """Reads one table laid out as in :mod:`recsvc.store.schema`. Use ``await open(...)``
+    """Reads one table laid out as in :mod:`generation.layout`. Use ``await open(...)``
     (or ``async with``); ``aclose`` releases the HTTP connections."""
 
     def __init__(self, client: Any, table: str, stack: AsyncExitStack | None = None) -> None:
@@ -91,70 +96,72 @@ class DynamoProfileStore:
 
     # -- single items -------------------------------------------------------------------
 
-    async def current_generation(self) -> tuple[str, str] | None:
+    async def current_generation(self) -> Pointer | None:
         # Consistent read: the pointer flip must be seen by the next refresh.
         resp = await self._call(
             self._client.get_item,
             TableName=self._table,
-            Key=schema.pointer_key(),
+            Key=layout.pointer_key(),
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return schema.decode_pointer(item) if item else None
+        return layout.decode_pointer(item) if item else None
 
     async def get_manifest(self, generation: str) -> Manifest | None:
         resp = await self._call(
-            self._client.get_item, TableName=self._table, Key=schema.manifest_key(generation)
+            self._client.get_item, TableName=self._table, Key=layout.manifest_key(generation)
         )
         item = resp.get("Item")
-        return schema.decode_manifest(item) if item else None
+        return payloads.decode_manifest(layout.payload(item)) if item else None
 
     # -- batches ------------------------------------------------------------------------
 
-    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
-        keys = {u: schema.profile_key(generation, u) for u in user_ids}
-        return await self._batch_get(keys, schema.decode_profile)
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, bytes]:
+        keys = {u: layout.profile_key(generation, u) for u in user_ids}
+        return await self._batch_get(keys, layout.DATA)
 
-    async def get_neighbours(
-        self, generation: str, product_ids: Sequence[str]
-    ) -> dict[str, Neighbours]:
-        keys = {p: schema.neighbours_key(generation, p) for p in product_ids}
-        return await self._batch_get(keys, schema.decode_neighbours)
+    async def get_neighbours(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        keys = {p: layout.neighbours_key(generation, p) for p in product_ids}
+        return await self._batch_get(keys, layout.DATA)
 
-    async def get_popular(
-        self, generation: str, categories: Sequence[str]
-    ) -> dict[str, PopularList]:
-        keys = {c: schema.popular_key(generation, c) for c in categories}
-        return await self._batch_get(keys, schema.decode_popular)
+    async def get_facts(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        keys = {p: layout.neighbours_key(generation, p) for p in product_ids}
+        return await self._batch_get(keys, layout.FACTS)
 
-    async def _batch_get(
-        self, keys: dict[str, schema.Key], decode: Callable[[schema.Item], T]
-    ) -> dict[str, T]:
+    async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
+        keys = {c: layout.popular_key(generation, c) for c in categories}
+        return await self._batch_get(keys, layout.DATA)
+
+    async def _batch_get(self, keys: dict[str, layout.Key], attribute: str) -> dict[str, bytes]:
+        """The ``attribute`` payloads of the items at ``keys`` (id -> key), by id."""
         if not keys:
             return {}
         ids = list(keys)
         chunks = [ids[i : i + BATCH_GET_LIMIT] for i in range(0, len(ids), BATCH_GET_LIMIT)]
-        results = await asyncio.gather(*(self._get_chunk([keys[i] for i in c]) for c in chunks))
-        by_key = {(i[schema.PK]["S"], i[schema.SK]["S"]): i for items in results for i in items}
+        results = await asyncio.gather(
+            *(self._get_chunk([keys[i] for i in c], attribute) for c in chunks)
+        )
+        by_key = {layout.key_of(i): i for items in results for i in items}
         # BatchGetItem returns items in no particular order: restore the request's.
-        found: dict[str, T] = {}
+        found: dict[str, bytes] = {}
         for id_, k in keys.items():
-            item = by_key.get((k[schema.PK]["S"], k[schema.SK]["S"]))
+            item = by_key.get(layout.key_of(k))
             if item is not None:
-                found[id_] = decode(item)
+                found[id_] = layout.payload(item, attribute)
         return found
 
-    async def _get_chunk(self, keys: list[schema.Key]) -> list[schema.Item]:
-        items: list[schema.Item] = []
+    async def _get_chunk(self, keys: list[layout.Key], attribute: str) -> list[layout.Item]:
+        items: list[layout.Item] = []
         pending = keys
+        projection, names = _PROJECTIONS[attribute]
         for attempt in range(MAX_ATTEMPTS):
             resp = await self._call(
                 self._client.batch_get_item,
                 RequestItems={
                     self._table: {
                         "Keys": pending,
-                        "ProjectionExpression": "#pk, #sk, #d",
-                        "ExpressionAttributeNames": _NAMES,
+                        "ProjectionExpression": projection,
+                        "ExpressionAttributeNames": names,
                     }
                 },
             )
@@ -184,7 +191,7 @@ class DynamoProfileStore:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         # Every range key of a segment partition is "user#<id>": "> user#" selects them all.
-        after = schema.segment_member_sk(after_user_id or "")
+        after = layout.segment_member_sk(after_user_id or "")
         start_key: dict[str, Any] | None = None
         while True:
             resp = await self._call(
@@ -193,14 +200,15 @@ class DynamoProfileStore:
                 KeyConditionExpression="#pk = :pk AND #sk > :after",
                 ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
-                    ":pk": {"S": schema.segment_pk(generation, segment)},
+                    ":pk": {"S": layout.segment_pk(generation, segment)},
                     ":after": {"S": after},
                 },
                 ProjectionExpression="#d",
                 Limit=page_size,
                 **({"ExclusiveStartKey": start_key} if start_key else {}),
             )
-            page = [schema.decode_segment_member(item) for item in resp.get("Items", [])]
+            page = [payloads.decode_segment_member(layout.payload(item))
+                    for item in resp.get("Items", [])]
             if page:
                 yield page
             start_key = resp.get("LastEvaluatedKey")

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
+from generation import GenerationData, Manifest, Pointer, SegmentMember, payloads
 from recsvc.errors import StoreUnavailable
-from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
 
 __all__ = ["InMemoryProfileStore"]
-
-V = TypeVar("V")
 
 
 @dataclass
 class _Generation:
-    manifest: Manifest
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    neighbours: dict[str, Neighbours] = field(default_factory=dict)
-    popular: dict[str, PopularList] = field(default_factory=dict)
-    # segment -> members sorted by user id (what a DynamoDB Query by range key returns).
-    segments: dict[str, list[SegmentMember]] = field(default_factory=dict)
+    """One generation's payload bytes, encoded by the same codecs the batch job's writer
+    uses, so the service reads here exactly what it reads from DynamoDB."""
+
+    manifest: bytes
+    profiles: dict[str, bytes] = field(default_factory=dict)
+    neighbours: dict[str, bytes] = field(default_factory=dict)
+    facts: dict[str, bytes] = field(default_factory=dict)
+    popular: dict[str, bytes] = field(default_factory=dict)
+    # segment -> (user ids, payloads), sorted by user id (what a Query by range key returns).
+    segments: dict[str, tuple[list[str], list[bytes]]] = field(default_factory=dict)
 
 
 class InMemoryProfileStore:
@@ -31,30 +32,31 @@ class InMemoryProfileStore:
 
     def __init__(self) -> None:
         self._generations: dict[str, _Generation] = {}
-        self._pointer: tuple[str, str] | None = None
+        self._pointer: Pointer | None = None
         self._closed = False
 
-    def publish(
-        self,
-        manifest: Manifest,
-        profiles: Iterable[Profile] = (),
-        neighbours: Iterable[Neighbours] = (),
-        popular: Iterable[PopularList] = (),
-        segment_members: Iterable[tuple[str, SegmentMember]] = (),
-        *,
-        flip: bool = True,
-    ) -> None:
-        gen = _Generation(manifest)
-        gen.profiles = {p.user_id: p for p in profiles}
-        gen.neighbours = {n.product_id: n for n in neighbours}
-        gen.popular = {p.category: p for p in popular}
-        for segment, member in segment_members:
-            gen.segments.setdefault(segment, []).append(member)
-        for members in gen.segments.values():
-            members.sort(key=lambda m: m.user_id)
+    def publish(self, data: GenerationData, *, flip: bool = True) -> None:
+        manifest = data.manifest
+        gen = _Generation(payloads.encode_manifest(manifest))
+        gen.profiles = {p.user_id: payloads.encode_profile(p) for p in data.profiles}
+        for n in data.neighbours:
+            gen.neighbours[n.product_id] = payloads.encode_neighbours(n)
+            gen.facts[n.product_id] = payloads.encode_facts(n.facts)
+        gen.popular = {p.category: payloads.encode_popular(p) for p in data.popular}
+        members: dict[str, list[SegmentMember]] = {}
+        for segment, member in data.segment_members:
+            members.setdefault(segment, []).append(member)
+        for segment, found in members.items():
+            found.sort(key=lambda m: m.user_id)
+            gen.segments[segment] = (
+                [m.user_id for m in found],
+                [payloads.encode_segment_member(m) for m in found],
+            )
         self._generations[manifest.generation] = gen
         if flip:
-            self._pointer = (manifest.generation, manifest.published_at)
+            self._pointer = Pointer(
+                manifest.generation, manifest.published_at, manifest.format_version
+            )
 
     def _check(self) -> None:
         if self._closed:
@@ -64,27 +66,27 @@ class InMemoryProfileStore:
         self._check()
         return self._generations.get(generation)
 
-    async def current_generation(self) -> tuple[str, str] | None:
+    async def current_generation(self) -> Pointer | None:
         self._check()
         return self._pointer
 
     async def get_manifest(self, generation: str) -> Manifest | None:
         gen = self._gen(generation)
-        return gen.manifest if gen else None
+        return payloads.decode_manifest(gen.manifest) if gen else None
 
-    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, bytes]:
         gen = self._gen(generation)
         return _pick(gen.profiles if gen else {}, user_ids)
 
-    async def get_neighbours(
-        self, generation: str, product_ids: Sequence[str]
-    ) -> dict[str, Neighbours]:
+    async def get_neighbours(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
         gen = self._gen(generation)
         return _pick(gen.neighbours if gen else {}, product_ids)
 
-    async def get_popular(
-        self, generation: str, categories: Sequence[str]
-    ) -> dict[str, PopularList]:
+    async def get_facts(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        gen = self._gen(generation)
+        return _pick(gen.facts if gen else {}, product_ids)
+
+    async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         gen = self._gen(generation)
         return _pick(gen.popular if gen else {}, categories)
 
@@ -99,16 +101,15 @@ class InMemoryProfileStore:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         gen = self._gen(generation)
-        members = gen.segments.get(segment, []) if gen else []
-        ids = [m.user_id for m in members]
+        ids, stored = gen.segments.get(segment, ([], [])) if gen else ([], [])
         start = bisect.bisect_right(ids, after_user_id) if after_user_id is not None else 0
-        for i in range(start, len(members), page_size):
+        for i in range(start, len(stored), page_size):
             self._check()
-            yield members[i : i + page_size]
+            yield [payloads.decode_segment_member(raw) for raw in stored[i : i + page_size]]
 
     async def aclose(self) -> None:
         self._closed = True
 
 
-def _pick(source: dict[str, V], wanted: Sequence[str]) -> dict[str, V]:
+def _pick(source: dict[str, bytes], wanted: Sequence[str]) -> dict[str, bytes]:
     return {k: source[k] for k in dict.fromkeys(wanted) if k in source}

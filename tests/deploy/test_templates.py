@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
+from generation import layout
 from profile_engine.settings import EngineSettings
 from recsvc.settings import Settings
-from recsvc.store import schema
 from tests.servers import ROOT
 
 BIN = Path(sys.executable).parent
@@ -124,11 +124,11 @@ class TestEcs:
 
     def test_table_matches_the_schema(self) -> None:
         table = self.resources["ProfilesTable"]["Properties"]
-        wanted = schema.table_definition("x")
+        wanted = layout.table_definition("x")
         assert table["KeySchema"] == wanted["KeySchema"]
         assert table["AttributeDefinitions"] == wanted["AttributeDefinitions"]
         assert table["TimeToLiveSpecification"] == {
-            "AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True,
+            "AttributeName": layout.TTL_ATTRIBUTE, "Enabled": True,
         }
 
     def test_task_role_allows_exactly_what_the_store_calls(self) -> None:
@@ -143,7 +143,7 @@ class TestEcs:
         assert {"PutObject", "GetObject", "DeleteObject"} <= s3  # temporary key, copy, delete
         assert role_actions(self.template, "TaskRole", "mobiletargeting") == {"CreateImportJob"}
         assert role_actions(self.template, "TaskRole", "ses") == {"CreateImportJob"}
-        jobs = (ROOT / "recsvc/export/jobs.py").read_text()
+        jobs = (ROOT / "segment_export/jobs.py").read_text()
         assert set(re.findall(r"client\.([a-z_]+)\(", jobs)) == {"create_import_job"}
 
 

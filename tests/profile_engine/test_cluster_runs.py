@@ -12,20 +12,20 @@ from typing import Any
 
 import pytest
 
+from generation import layout
 from profile_engine import cli
-from recsvc.store import schema
 from tests import servers
 from tests.conftest import dynamodb_client
 
 
-def content(endpoint: str, table: str) -> dict[str, str]:
+def content(endpoint: str, table: str) -> dict[str, bytes]:
     """Every published item of the served generation, keyed without the generation id
     (the manifest aside: it records ids and timings)."""
     client = dynamodb_client(endpoint)
-    pointer = client.get_item(TableName=table, Key=schema.pointer_key())["Item"]
-    generation = schema.decode_pointer(pointer)[0]
+    pointer = client.get_item(TableName=table, Key=layout.pointer_key())["Item"]
+    generation = layout.decode_pointer(pointer).generation
     prefix = f"gen#{generation}#"
-    out: dict[str, str] = {}
+    out: dict[str, bytes] = {}
     kwargs: dict[str, Any] = {
         "TableName": table,
         "FilterExpression": "begins_with(pk, :g)",
@@ -34,7 +34,8 @@ def content(endpoint: str, table: str) -> dict[str, str]:
     while True:
         page = client.scan(**kwargs)
         for item in page["Items"]:
-            out[item["pk"]["S"].removeprefix(prefix) + "|" + item["sk"]["S"]] = item["data"]["S"]
+            key = item["pk"]["S"].removeprefix(prefix) + "|" + item["sk"]["S"]
+            out[key] = layout.payload(item)
         if "LastEvaluatedKey" not in page:
             return out
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -104,4 +105,4 @@ def test_cluster_output_equals_local_and_survives_worker_loss(
         else:  # allowed: a clear error, and nothing served from this run
             assert "the served generation was not changed" in "".join(log)
             client = dynamodb_client(moto_endpoint)
-            assert "Item" not in client.get_item(TableName=lossy_table, Key=schema.pointer_key())
+            assert "Item" not in client.get_item(TableName=lossy_table, Key=layout.pointer_key())

@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from generation import Profile, layout, payloads
 from profile_engine import cli, pipeline, synthetic
 from profile_engine.settings import EngineSettings
-from recsvc.models import Profile
-from recsvc.store import schema
 from tests import servers
 from tests.conftest import dynamodb_client
 
@@ -40,8 +39,8 @@ def _items(endpoint: str, table: str, generation: str) -> list[dict[str, Any]]:
 
 
 def _pointer(endpoint: str, table: str) -> str | None:
-    item = dynamodb_client(endpoint).get_item(TableName=table, Key=schema.pointer_key()).get("Item")
-    return schema.decode_pointer(item)[0] if item else None
+    item = dynamodb_client(endpoint).get_item(TableName=table, Key=layout.pointer_key()).get("Item")
+    return layout.decode_pointer(item).generation if item else None
 
 
 def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -97,8 +96,8 @@ def test_generate_run_publish_end_to_end(
     for item in items:
         by_sk.setdefault(item["sk"]["S"].split("#")[0], []).append(item)
     [manifest_item] = by_sk["manifest"]
-    manifest = schema.decode_manifest(manifest_item)
-    profiles = [schema.decode_profile(i) for i in by_sk["profile"]]
+    manifest = payloads.decode_manifest(layout.payload(manifest_item))
+    profiles = [payloads.decode_profile(layout.payload(i)) for i in by_sk["profile"]]
     assert manifest.counts["users"] == len(profiles) > 300  # customers plus anonymous visitors
     assert manifest.counts["input_event_lines"] > 0 and len(manifest.categories) >= 10
 
@@ -117,13 +116,15 @@ def test_generate_run_publish_end_to_end(
     assert buyers and all(p.rfm["frequency"] >= 1 for p in buyers)
 
     # personalised: a customer with a strong taste does not get the global list
-    overall = next(schema.decode_popular(i) for i in by_sk["cat"] if i["sk"]["S"] == "cat#")
+    overall = next(
+        payloads.decode_popular(layout.payload(i)) for i in by_sk["cat"] if i["sk"]["S"] == "cat#"
+    )
     top = [i.product_id for i in overall.items[:10]]
     strong: Profile = max(buyers, key=lambda p: max(p.category_affinity.values(), default=0))
     assert [i.product_id for i in strong.recommendations[:10]] != top
     assert any(i.reason.startswith("because you") for i in strong.recommendations)
 
-    neighbours = [schema.decode_neighbours(i) for i in by_sk["neighbours"]]
+    neighbours = [payloads.decode_neighbours(layout.payload(i)) for i in by_sk["neighbours"]]
     assert neighbours and all(
         not set(i.product_id for i in n.items) & out_of_stock for n in neighbours
     )
@@ -133,9 +134,9 @@ def test_generate_run_publish_end_to_end(
         assert sizes[name] > 0, name
     assert any(n.startswith("affinity:") for n in sizes)
     members = [
-        schema.decode_segment_member(i)
+        payloads.decode_segment_member(layout.payload(i))
         for i in by_sk["user"]
-        if i["pk"]["S"] == schema.segment_pk(first, "high_value")
+        if i["pk"]["S"] == layout.segment_pk(first, "high_value")
     ]
     assert len(members) == sizes["high_value"]
     registered = [m for m in members if m.email]
@@ -158,11 +159,11 @@ def test_generate_run_publish_end_to_end(
     second = out.split("published generation ")[1].split()[0]
     assert second != first and f"(was {first})" in out
     assert _pointer(moto_endpoint, moto_table) == second
-    second_manifest = schema.decode_manifest(
+    second_manifest = payloads.decode_manifest(layout.payload(
         dynamodb_client(moto_endpoint).get_item(
-            TableName=moto_table, Key=schema.manifest_key(second)
+            TableName=moto_table, Key=layout.manifest_key(second)
         )["Item"]
-    )
+    ))
     assert second_manifest.counts["users"] == manifest.counts["users"]
     assert {s.name: s.size for s in second_manifest.segments} == sizes
 
@@ -279,7 +280,7 @@ def test_required_fields_only_purchases_from_orders_and_empty_categories(
     profiles = {
         p.user_id: p
         for p in (
-            schema.decode_profile(i)
+            payloads.decode_profile(layout.payload(i))
             for i in _items(moto_endpoint, moto_table, report.generation)
             if i["sk"]["S"] == "profile"
         )
@@ -320,10 +321,16 @@ def test_no_orders_and_no_customers_tables(
     assert "replica has no orders table: purchases come from events only" in report.warnings
     assert "replica has no customers table" in report.warnings
     items = _items(moto_endpoint, moto_table, report.generation)
-    profiles = [schema.decode_profile(i) for i in items if i["sk"]["S"] == "profile"]
+    profiles = [
+        payloads.decode_profile(layout.payload(i)) for i in items if i["sk"]["S"] == "profile"
+    ]
     buyers = [p for p in profiles if p.purchased]
     assert buyers and all(p.rfm["frequency"] >= 1 for p in buyers)
     for p in buyers:
         assert not set(p.purchased) & {i.product_id for i in p.recommendations}
-    members = [schema.decode_segment_member(i) for i in items if i["sk"]["S"].startswith("user#")]
+    members = [
+        payloads.decode_segment_member(layout.payload(i))
+        for i in items
+        if i["sk"]["S"].startswith("user#")
+    ]
     assert members and all(m.email == "" and not m.marketing_opt_in for m in members)

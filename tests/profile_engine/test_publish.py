@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from profile_engine import publish as pub
-from recsvc.models import (
+from generation import (
+    GenerationData,
     Manifest,
     Neighbours,
     PopularList,
@@ -15,14 +15,16 @@ from recsvc.models import (
     ScoredItem,
     SegmentInfo,
     SegmentMember,
+    layout,
+    payloads,
 )
-from recsvc.store import schema
+from profile_engine import publish as pub
 from tests.conftest import dynamodb_client
 
 
 def generation(
     n_users: int = 60, gen: str | None = None, fail_after: int | None = None
-) -> pub.GenerationData:
+) -> GenerationData:
     gen = gen or pub.new_generation_id()
 
     def profiles():
@@ -35,7 +37,7 @@ def generation(
         ("high_value", SegmentMember(f"u{i}", f"u{i}@example.com", True, {"country": "DE"}))
         for i in range(30)
     ]
-    return pub.GenerationData(
+    return GenerationData(
         manifest=Manifest(
             gen,
             "2026-11-24T00:00:00Z",
@@ -67,12 +69,12 @@ def test_publish_writes_everything_then_flips(table):
     assert report.items == {"profiles": 60, "neighbours": 1, "popular": 2, "segment_members": 30}
     assert report.previous_generation is None
     assert pub.current_generation(client, name) == gen
-    item = client.get_item(TableName=name, Key=schema.profile_key(gen, "u59"))["Item"]
-    assert schema.decode_profile(item).purchased == ("p9",)
-    assert int(item[schema.TTL_ATTRIBUTE]["N"]) > 0
-    manifest = schema.decode_manifest(
-        client.get_item(TableName=name, Key=schema.manifest_key(gen))["Item"]
-    )
+    item = client.get_item(TableName=name, Key=layout.profile_key(gen, "u59"))["Item"]
+    assert payloads.decode_profile(layout.payload(item)).purchased == ("p9",)
+    assert int(item[layout.TTL_ATTRIBUTE]["N"]) > 0
+    manifest = payloads.decode_manifest(layout.payload(
+        client.get_item(TableName=name, Key=layout.manifest_key(gen))["Item"]
+    ))
     assert manifest.segments[0].size == 30
 
 
@@ -86,7 +88,7 @@ def test_failed_run_leaves_previous_generation_served(table):
     assert pub.current_generation(client, name) == good.manifest.generation
     # The half-written generation has no manifest: nothing can mistake it for complete.
     assert "Item" not in client.get_item(
-        TableName=name, Key=schema.manifest_key(bad.manifest.generation)
+        TableName=name, Key=layout.manifest_key(bad.manifest.generation)
     )
 
 
@@ -119,7 +121,7 @@ class Throttled:
 def test_unprocessed_items_are_retried_until_written(moto_endpoint, moto_table):
     client = Throttled(dynamodb_client(moto_endpoint), keep=10)
     report = pub.PublishReport("g")
-    items = [schema.encode_popular("g", PopularList(f"c{i}", ())) for i in range(60)]
+    items = [layout.popular_item("g", PopularList(f"c{i}", ())) for i in range(60)]
     delays: list[float] = []
     assert pub.write_items(client, moto_table, items, report, sleep=delays.append) == 60
     assert max(client.sizes) == pub.BATCH_WRITE_LIMIT
@@ -130,7 +132,7 @@ def test_unprocessed_items_are_retried_until_written(moto_endpoint, moto_table):
 
 def test_retries_are_capped(moto_endpoint, moto_table):
     client = Throttled(dynamodb_client(moto_endpoint), keep=0)
-    items = [schema.encode_popular("g", PopularList("c", ()))]
+    items = [layout.popular_item("g", PopularList("c", ()))]
     with pytest.raises(pub.PublishError, match="unprocessed after"):
         pub.write_items(client, moto_table, items, pub.PublishReport("g"), sleep=lambda _: None)
     assert len(client.sizes) == pub.MAX_ATTEMPTS

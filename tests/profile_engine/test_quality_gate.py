@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from generation import layout, payloads
 from profile_engine import gate, pipeline, synthetic
 from profile_engine.settings import EngineSettings
-from recsvc.store import schema
 from tests.conftest import dynamodb_client
 
 
@@ -52,9 +52,9 @@ def test_degraded_model_does_not_publish(
     assert forced.generation and _live(moto_endpoint, moto_table)[0] == forced.generation
     assert "--force" in (forced.gate or "")
     manifest = dynamodb_client(moto_endpoint).get_item(
-        TableName=moto_table, Key=schema.manifest_key(forced.generation)
+        TableName=moto_table, Key=layout.manifest_key(forced.generation)
     )["Item"]
-    assert schema.decode_manifest(manifest).metrics["ndcg@10"] == pytest.approx(
+    assert payloads.decode_manifest(layout.payload(manifest)).metrics["ndcg@10"] == pytest.approx(
         forced.metrics["ndcg@10"]
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
-from profile_engine.publish import GenerationData
+from generation import GenerationData
 from recsvc.cache import Cache, InProcessCache
 from recsvc.server.app import Deps, build_server
 from recsvc.settings import Settings

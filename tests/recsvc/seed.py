@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
-from recsvc.models import (
+from generation import (
+    GenerationData,
     Manifest,
     Neighbours,
     PopularList,
@@ -16,6 +16,7 @@ from recsvc.models import (
     SegmentInfo,
     SegmentMember,
 )
+from profile_engine.publish import dynamodb_client, new_generation_id, publish
 from recsvc.store.memory import InMemoryProfileStore
 
 REGION = "us-east-1"
@@ -124,9 +125,7 @@ def publish_to(endpoint: str, table: str, data: GenerationData) -> None:
 
 
 def load_memory(store: InMemoryProfileStore, data: GenerationData) -> None:
-    store.publish(
-        data.manifest, data.profiles, data.neighbours, data.popular, data.segment_members
-    )
+    store.publish(data)
 
 
 def members_of(data: GenerationData, segment: str) -> list[SegmentMember]:

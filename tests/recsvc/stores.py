@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncGenerator, Sequence
 
-from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
+from generation import Manifest, Pointer, SegmentMember
 from recsvc.store.memory import InMemoryProfileStore
 
 
@@ -27,7 +27,7 @@ class CountingStore:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
 
-    async def current_generation(self) -> tuple[str, str] | None:
+    async def current_generation(self) -> Pointer | None:
         await self._enter("current_generation")
         return await self.inner.current_generation()
 
@@ -35,19 +35,19 @@ class CountingStore:
         await self._enter("get_manifest")
         return await self.inner.get_manifest(generation)
 
-    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, Profile]:
+    async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, bytes]:
         await self._enter("get_profiles", user_ids)
         return await self.inner.get_profiles(generation, user_ids)
 
-    async def get_neighbours(
-        self, generation: str, product_ids: Sequence[str]
-    ) -> dict[str, Neighbours]:
+    async def get_neighbours(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
         await self._enter("get_neighbours", product_ids)
         return await self.inner.get_neighbours(generation, product_ids)
 
-    async def get_popular(
-        self, generation: str, categories: Sequence[str]
-    ) -> dict[str, PopularList]:
+    async def get_facts(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
+        await self._enter("get_facts", product_ids)
+        return await self.inner.get_facts(generation, product_ids)
+
+    async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         await self._enter("get_popular", categories)
         return await self.inner.get_popular(generation, categories)
 

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from generation import Neighbours, ScoredItem
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.cache import InProcessCache
 from recsvc.errors import StoreUnavailable
-from recsvc.models import Neighbours, ScoredItem
 from recsvc.server.answers import AnswerMemo
 from recsvc.store.memory import InMemoryProfileStore
 from tests.recsvc import seed

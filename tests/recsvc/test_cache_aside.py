@@ -7,12 +7,12 @@ import random
 
 import pytest
 
+from generation import Profile
 from recsvc.cache import InProcessCache, NullCache, codec, keys
 from recsvc.cache.aside import NEGATIVE, CacheAside, jittered_ttl
 from recsvc.cache.base import Cache
 from recsvc.cache.redis import RedisCache
 from recsvc.errors import StoreUnavailable
-from recsvc.models import Profile
 from tests.recsvc import seed
 from tests.recsvc.stores import CountingStore
 from tests.servers import free_port

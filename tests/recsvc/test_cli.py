@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 
 import pytest
 
-from tests.recsvc.conftest import TOKEN, Running
+from tests.recsvc.conftest import TOKEN, Published, Running
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def recsvc(*args: str) -> tuple[int, str, str]:
+async def recsvc(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     # Async subprocess: the server under test runs on this same event loop.
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "recsvc", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -60,3 +63,34 @@ async def test_errors_print_the_status_and_exit_1(server: Running) -> None:
     assert code == 1 and "UNAUTHENTICATED" in err
     code, out, err = await recsvc("recommend", "x" * 200, "--target", server.target)
     assert code == 1 and "INVALID_ARGUMENT: user_id:" in err
+
+
+async def test_show_prints_stored_items_as_json(published: Published) -> None:
+    """Stored items are protobuf bytes; `recsvc show` reads them from the table as JSON."""
+    env = {"RECSVC_TABLE": published.table, "RECSVC_DYNAMODB_ENDPOINT_URL": published.endpoint}
+    code, out, err = await recsvc("show", "profile", "u0007", env=env)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["generation"], shown["kind"], shown["id"]) == (
+        published.generation, "profile", "u0007")
+    stored = next(p for p in published.data.profiles if p.user_id == "u0007")
+    item = shown["item"]
+    assert item["user_id"] == "u0007" and item["purchased"] == list(stored.purchased)
+    recs = item["recommendations"]
+    assert recs["product_ids"] == [r.product_id for r in stored.recommendations]
+    assert recs["scores"] == [r.score for r in stored.recommendations]
+
+    code, out, err = await recsvc("show", "neighbours", "P007", env=env)
+    assert code == 0, err
+    assert json.loads(out)["item"]["facts"] == {"category": "shirts", "in_stock": False}
+    code, out, err = await recsvc("show", "manifest", env=env)
+    assert code == 0 and json.loads(out)["item"]["format_version"] == 1, err
+    code, out, err = await recsvc("show", "segment", "lapsed", "--limit", "2", env=env)
+    assert [m["user_id"] for m in json.loads(out)["item"]] == ["u0001", "u0002"], err
+    code, out, err = await recsvc("show", "pointer", env=env)
+    assert json.loads(out)["generation"] == published.generation, err
+
+    code, out, err = await recsvc("show", "profile", "nobody", env=env)
+    assert code == 1 and "NotFound" in err and out == ""
+    code, _, err = await recsvc("show", "profile", env=env)
+    assert code == 2 and "needs an id" in err

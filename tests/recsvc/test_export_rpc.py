@@ -19,13 +19,13 @@ import grpc
 import pytest
 from botocore.stub import Stubber
 
+from generation import SegmentMember
 from profile_engine import cli as engine_cli
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.cache import InProcessCache
-from recsvc.export.service import ExportService
+from recsvc.exports import ExportService
 from recsvc.generation import GenerationTracker
-from recsvc.models import SegmentMember
 from recsvc.segments import SegmentService
 from recsvc.server.app import Deps, build_server
 from recsvc.settings import Settings

@@ -18,12 +18,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from profile_engine.publish import GenerationData, new_generation_id
+from generation import GenerationData, ScoredItem
+from profile_engine.publish import new_generation_id
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.cache import NullCache
 from recsvc.cache.redis import RedisCache
-from recsvc.models import ScoredItem
 from tests.conftest import create_table
 from tests.recsvc import seed
 from tests.recsvc.conftest import Published, StartServer, start_recsvc_process

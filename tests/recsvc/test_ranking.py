@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from generation import Neighbours, ProductFacts, ScoredItem
 from recsvc import ranking
-from recsvc.models import ItemFacts, Neighbours, RecommendQuery, ScoredItem
+from recsvc.models import RecommendQuery
 
 
 def items(*pairs: tuple[str, float]) -> tuple[ScoredItem, ...]:
@@ -51,7 +52,7 @@ def test_banned_ids_cover_every_exclusion() -> None:
 
 
 def test_finalize_applies_bans_stock_and_k() -> None:
-    facts = {"B": ItemFacts("x", in_stock=False)}
+    facts = {"B": ProductFacts("x", in_stock=False)}
     out = ranking.finalize(ranking.rerank(RECS), (), k=2, banned={"A"}, facts=facts)
     assert ids(out) == ["C", "D"]
 
@@ -66,7 +67,7 @@ def test_finalize_fills_from_popular_below_the_ranked_items_without_repeats() ->
 
 
 def test_category_filter_needs_facts_for_ranked_items() -> None:
-    facts = {"A": ItemFacts("shoes", True), "B": ItemFacts("hats", True)}
+    facts = {"A": ProductFacts("shoes", True), "B": ProductFacts("hats", True)}
     popular_shoes = items(("S1", 5), ("S2", 4))
     out = ranking.finalize(
         ranking.rerank(RECS), popular_shoes, k=3, facts=facts, category="shoes",
@@ -79,7 +80,7 @@ def test_category_filter_needs_facts_for_ranked_items() -> None:
 
 
 def test_fill_respects_stock_and_category_facts_too() -> None:
-    facts = {"S1": ItemFacts("shoes", False), "S2": ItemFacts("hats", True)}
+    facts = {"S1": ProductFacts("shoes", False), "S2": ProductFacts("hats", True)}
     out = ranking.finalize((), items(("S1", 5), ("S2", 4), ("S3", 3)), k=5, facts=facts,
                            category="shoes", fill_in_category=True)
     assert ids(out) == ["S3"]

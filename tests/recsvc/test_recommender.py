@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
+from generation import FORMAT_VERSION
 from recsvc.cache import InProcessCache
 from recsvc.cache.aside import CacheAside
 from recsvc.errors import InvalidRequest, NotFound, Unavailable
@@ -138,6 +141,27 @@ async def test_generation_flip_is_picked_up_after_refresh(store: CountingStore) 
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
     assert (await rec.info(None)).generation == newer.manifest.generation
+
+
+async def test_a_generation_of_an_unknown_format_is_not_switched_to(
+    store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A generation written in a payload format this service cannot read: the served
+    generation stays, and the log says why (once, however often the pointer is re-read)."""
+    rec, _ = build(store, refresh_s=0.02)
+    assert (await rec.recommend(RecommendQuery("u0001"), None)).generation == GEN
+    newer = seed.sample_generation("20260403T000000Z-abcdef")
+    future = dataclasses.replace(newer.manifest, format_version=FORMAT_VERSION + 1)
+    seed.load_memory(store.inner, dataclasses.replace(newer, manifest=future))
+    reads = store.calls["current_generation"]
+    with caplog.at_level(logging.ERROR, logger="recsvc.generation"):
+        while store.calls["current_generation"] < reads + 5:
+            assert (await rec.recommend(RecommendQuery("u0001"), None)).generation == GEN
+            await asyncio.sleep(0.02)
+    refusals = [r.getMessage() for r in caplog.records if "not switching" in r.getMessage()]
+    assert len(refusals) == 1
+    assert f"format {FORMAT_VERSION + 1}" in refusals[0] and f"still serving {GEN}" in refusals[0]
+    assert (await rec.info(None)).generation == GEN
 
 
 async def test_info_reports_the_manifest(store: CountingStore) -> None:

@@ -9,14 +9,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from generation import Profile, layout
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
-from recsvc.models import Profile
 from recsvc.observability import JsonFormatter
 from recsvc.segments import encode_token
-from recsvc.store import schema
 from tests.conftest import dynamodb_client
 from tests.recsvc import seed
 from tests.recsvc.conftest import Published, Running, StartServer, auth
@@ -192,10 +191,11 @@ async def test_bad_segment_requests(server: Running, req: spb.SegmentRequest,
 async def test_unexpected_errors_are_internal_and_logged_without_user_ids(
     server: Running, published: Published, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A corrupt profile item (not JSON) is a bug somewhere: INTERNAL, a generic message,
-    and a log line with the stack but without the user id or the item content."""
-    item = schema.encode_profile(published.generation, Profile("corrupt-user-77"))
-    item[schema.DATA] = {"S": "{corrupt-user-77 not json"}
+    """A corrupt profile item (not a protobuf payload) is a bug somewhere: INTERNAL, a
+    generic message, and a log line with the stack but without the user id or the item
+    content."""
+    item = layout.profile_item(published.generation, Profile("corrupt-user-77"))
+    item[layout.DATA] = {"B": b"\xff\xffcorrupt-user-77 not a payload"}
     dynamodb_client(published.endpoint).put_item(TableName=published.table, Item=item)
     with caplog.at_level(logging.INFO):
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -203,7 +203,7 @@ async def test_unexpected_errors_are_internal_and_logged_without_user_ids(
     assert err.value.code() == grpc.StatusCode.INTERNAL
     assert err.value.details() == "internal error"
     lines = [JsonFormatter().format(rec) for rec in caplog.records]
-    assert any('"exc_type": "JSONDecodeError"' in line for line in lines)
+    assert any('"exc_type": "DecodeError"' in line for line in lines)
     assert any('"status": "INTERNAL"' in line for line in lines)
     assert not any("corrupt-user-77" in line for line in lines)
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from profile_engine.publish import GenerationData
+from generation import FORMAT_VERSION, GenerationData, Pointer, ProductFacts, payloads
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
@@ -64,12 +64,12 @@ async def store(
         yield dyn
 
 
-def _ids(data: GenerationData) -> tuple[str, str]:
-    return data.manifest.generation, data.manifest.published_at
+def _pointer(data: GenerationData) -> Pointer:
+    return Pointer(data.manifest.generation, data.manifest.published_at, FORMAT_VERSION)
 
 
 async def test_pointer_follows_the_last_publish(store: ProfileStore) -> None:
-    assert await store.current_generation() == _ids(NEW)
+    assert await store.current_generation() == _pointer(NEW)
 
 
 async def test_manifest_round_trips(store: ProfileStore) -> None:
@@ -84,7 +84,11 @@ async def test_profiles_batch_beyond_one_request_in_request_order(store: Profile
     got = await store.get_profiles(gen, wanted)
     expected = {p.user_id: p for p in NEW.profiles}
     assert list(got) == [seed.user(n) for n in reversed(range(seed.N_USERS))]
-    assert got == {u: expected[u] for u in got}
+    # The writer's bytes, exactly: what a cache fill copies.
+    assert got == {u: payloads.encode_profile(expected[u]) for u in got}
+    assert {u: payloads.decode_profile(raw) for u, raw in got.items()} == {
+        u: expected[u] for u in got
+    }
     assert await store.get_profiles(gen, []) == {}
 
 
@@ -96,13 +100,24 @@ async def test_items_are_per_generation(store: ProfileStore) -> None:
 
 async def test_neighbours_and_popular(store: ProfileStore) -> None:
     gen = NEW.manifest.generation
-    nbrs = await store.get_neighbours(gen, ["P007", "P001", "P999"])
-    assert list(nbrs) == ["P007", "P001"]
+    raw = await store.get_neighbours(gen, ["P007", "P001", "P999"])
+    assert list(raw) == ["P007", "P001"]
+    nbrs = {p: payloads.decode_neighbours(b) for p, b in raw.items()}
     assert nbrs["P007"].in_stock is False and nbrs["P001"].in_stock is True
     assert nbrs["P001"].category == seed.category_of("P001")
+    assert nbrs["P001"] == next(n for n in NEW.neighbours if n.product_id == "P001")
     popular = await store.get_popular(gen, ["shoes", "", "socks"])
     assert list(popular) == ["shoes", ""]
-    assert popular[""] == next(p for p in NEW.popular if p.category == "")
+    assert payloads.decode_popular(popular[""]) == next(p for p in NEW.popular if p.category == "")
+
+
+async def test_facts_are_the_neighbours_items_category_and_stock(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    facts = await store.get_facts(gen, ["P999", "P013", "P002"])
+    assert list(facts) == ["P013", "P002"]
+    assert payloads.decode_facts(facts["P013"]) == ProductFacts(seed.category_of("P013"), False)
+    assert payloads.decode_facts(facts["P002"]) == ProductFacts(seed.category_of("P002"), True)
+    assert await store.get_facts(gen, []) == {}
 
 
 async def test_segment_pages_in_user_order_and_resume(store: ProfileStore) -> None:
@@ -159,17 +174,16 @@ async def test_unprocessed_keys_are_retried(moto_endpoint: str, table_factory) -
     as UnprocessedKeys: 60 profiles of ~300 KB need several rounds."""
     table = table_factory(moto_endpoint)
     client = dynamodb_client(moto_endpoint)
-    from recsvc.models import Profile
-    from recsvc.store import schema
+    from generation import Profile, layout
 
     big = tuple("x" * 1000 for _ in range(300))
     users = [f"big{n:03d}" for n in range(60)]
     for u in users:
-        client.put_item(TableName=table, Item=schema.encode_profile("g", Profile(u, segments=big)))
+        client.put_item(TableName=table, Item=layout.profile_item("g", Profile(u, segments=big)))
     async with await DynamoProfileStore.open(
         Settings(dynamodb_endpoint_url=moto_endpoint, table=table)
     ) as store:
         got = await store.get_profiles("g", users)
         assert store.counters["unprocessed_keys"] > 0
     assert list(got) == users
-    assert all(len(p.segments) == 300 for p in got.values())
+    assert all(len(payloads.decode_profile(p).segments) == 300 for p in got.values())

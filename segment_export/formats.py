@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Protocol
 
-from recsvc.models import SegmentMember
+from generation import SegmentMember
+from segment_export.parquet import ParquetWriter
 
 # Pinpoint's Location.Country and the SES/Pinpoint attribute names use these members' keys.
 COUNTRY = "country"
@@ -172,24 +173,14 @@ class Parquet:
     """Plain columns as strings; one row group per page keeps memory flat."""
 
     def __init__(self, out: IO[bytes], attributes: tuple[str, ...], topic: str) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        self.columns = ["user_id", "email", *attributes]
-        self.schema = pa.schema([(c, pa.string()) for c in self.columns])
-        self._writer = pq.ParquetWriter(out, self.schema, compression="zstd")
         self.attributes = attributes
+        self._writer = ParquetWriter(out, ["user_id", "email", *attributes])
 
     def write(self, members: Sequence[SegmentMember]) -> None:
-        if not members:
-            return
-        data = {
-            "user_id": [m.user_id for m in members],
-            "email": [m.email for m in members],
-            **{a: [m.attributes.get(a, "") for m in members] for a in self.attributes},
-        }
-        self._writer.write_table(self._pa.table(data, schema=self.schema))
+        self._writer.write(
+            [[m.user_id, m.email, *(m.attributes.get(a, "") for a in self.attributes)]
+             for m in members]
+        )
 
     def close(self) -> None:
         self._writer.close()

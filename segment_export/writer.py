@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from recsvc.errors import InvalidRequest
-from recsvc.export.formats import FORMATS, Encoder
-from recsvc.models import SegmentMember
+from generation import SegmentMember
+from segment_export.errors import InvalidExport
+from segment_export.formats import FORMATS, Encoder
 
 # Spool this much in memory before the export moves to a temporary file on disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -70,7 +70,7 @@ async def export_segment(
     ``s3`` is an aioboto3 S3 client, needed when the destination is s3://."""
     fmt = FORMATS.get(request.format)
     if fmt is None:
-        raise InvalidRequest(
+        raise InvalidExport(
             "format", f"must be one of {', '.join(FORMATS)}, got {request.format!r}"
         )
     relative = f"{slug(request.segment)}/{generation}/{fmt.name}.{fmt.extension}"

@@ -17,10 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.stub import Stubber
 
-from recsvc.errors import InvalidRequest
-from recsvc.export import FORMATS, ExportRequest, export_segment
-from recsvc.export.jobs import start_pinpoint_import, start_ses_import
-from recsvc.models import SegmentMember
+from generation import SegmentMember
+from segment_export import FORMATS, ExportRequest, InvalidExport, export_segment
+from segment_export.jobs import start_pinpoint_import, start_ses_import
 from tests.conftest import REGION, s3_client
 
 GEN = "20261124T000000Z-abc123"
@@ -149,7 +148,7 @@ async def test_empty_segment_still_gives_a_valid_file(tmp_path: Path) -> None:
 
 
 async def test_unknown_format_names_the_field(tmp_path: Path) -> None:
-    with pytest.raises(InvalidRequest, match="format: must be one of"):
+    with pytest.raises(InvalidExport, match="format: must be one of"):
         await export_local(tmp_path, "xlsx")
 
 

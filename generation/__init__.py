@@ -1,0 +1,43 @@
+"""The published generation: the contract between the batch job and the service.
+
+``profile_engine`` writes a generation and ``recsvc`` reads it; both import this package and
+it imports neither (the suite checks it with import-linter). It holds:
+
+    values.py    the stored value types (Profile, Neighbours, Manifest, ...)
+    payloads.py  their protobuf payload codecs (messages in protos/generation/v1/)
+    formats.py   the format version written, and the ones a reader understands
+    layout.py    the DynamoDB layout: table, keys, items, TTL, the pointer
+    data.py      GenerationData: what a writer publishes
+    as_json.py   any stored payload as JSON, for people
+
+Light imports only (protobuf and the standard library): both roles install it.
+"""
+
+from generation.data import GenerationData
+from generation.formats import FORMAT_VERSION, READABLE_FORMATS
+from generation.values import (
+    Manifest,
+    Neighbours,
+    Pointer,
+    PopularList,
+    ProductFacts,
+    Profile,
+    ScoredItem,
+    SegmentInfo,
+    SegmentMember,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "READABLE_FORMATS",
+    "GenerationData",
+    "Manifest",
+    "Neighbours",
+    "Pointer",
+    "PopularList",
+    "ProductFacts",
+    "Profile",
+    "ScoredItem",
+    "SegmentInfo",
+    "SegmentMember",
+]

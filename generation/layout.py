@@ -1,0 +1,206 @@
+"""The DynamoDB layout of published generations: table, keys, items, TTL, the pointer.
+
+One table, string hash key ``pk`` and range key ``sk``; items use the low-level
+attribute-value format of the DynamoDB API, so boto3 and aioboto3 clients share them.
+
+    pk                                  sk               data (payloads.py)
+    meta                                current          (pointer: generation, published_at,
+                                                          format_version attributes)
+    gen#<G>                             manifest         Manifest
+    gen#<G>#user#<user_id>              profile          Profile
+    gen#<G>#item#<product_id>           neighbours       Neighbours (+ ``facts``: ProductFacts)
+    gen#<G>#popular                     cat#<category>   PopularList ("cat#" alone: overall)
+    gen#<G>#segment#<name>              user#<user_id>   SegmentMember (Query pages by sk)
+
+Payloads are protobuf bytes in the binary attribute ``data``. A neighbours item also
+carries its product's facts (category, stock) in ``facts``, so a reader that only filters
+candidates fetches a few bytes per product with a projection. Every item of a generation
+carries ``expires_at`` (epoch seconds, the table's TTL attribute) so old generations
+disappear on their own; the pointer never expires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generation import payloads
+from generation.formats import FORMAT_VERSION
+from generation.values import (
+    Manifest,
+    Neighbours,
+    Pointer,
+    PopularList,
+    Profile,
+    SegmentMember,
+)
+
+__all__ = [
+    "DATA",
+    "FACTS",
+    "FORMAT",
+    "GENERATION",
+    "Item",
+    "Key",
+    "PK",
+    "PUBLISHED_AT",
+    "SK",
+    "TTL_ATTRIBUTE",
+    "decode_pointer",
+    "key",
+    "key_of",
+    "manifest_item",
+    "manifest_key",
+    "neighbours_item",
+    "neighbours_key",
+    "payload",
+    "pointer_item",
+    "pointer_key",
+    "popular_item",
+    "popular_key",
+    "popular_pk",
+    "profile_item",
+    "profile_key",
+    "segment_member_item",
+    "segment_member_key",
+    "segment_member_sk",
+    "segment_pk",
+    "table_definition",
+]
+
+Item = dict[str, dict[str, Any]]
+Key = dict[str, dict[str, str]]
+
+PK = "pk"
+SK = "sk"
+DATA = "data"
+FACTS = "facts"
+TTL_ATTRIBUTE = "expires_at"
+GENERATION = "generation"
+PUBLISHED_AT = "published_at"
+FORMAT = "format_version"
+
+POINTER_PK = "meta"
+POINTER_SK = "current"
+
+
+def key(pk: str, sk: str) -> Key:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def key_of(item: Item) -> tuple[str, str]:
+    """(pk, sk) of an item or key: how readers match BatchGetItem's unordered answers."""
+    return item[PK]["S"], item[SK]["S"]
+
+
+def pointer_key() -> Key:
+    return key(POINTER_PK, POINTER_SK)
+
+
+def manifest_key(generation: str) -> Key:
+    return key(f"gen#{generation}", "manifest")
+
+
+def profile_key(generation: str, user_id: str) -> Key:
+    return key(f"gen#{generation}#user#{user_id}", "profile")
+
+
+def neighbours_key(generation: str, product_id: str) -> Key:
+    return key(f"gen#{generation}#item#{product_id}", "neighbours")
+
+
+def popular_pk(generation: str) -> str:
+    return f"gen#{generation}#popular"
+
+
+def popular_key(generation: str, category: str) -> Key:
+    return key(popular_pk(generation), f"cat#{category}")
+
+
+def segment_pk(generation: str, segment: str) -> str:
+    return f"gen#{generation}#segment#{segment}"
+
+
+def segment_member_sk(user_id: str) -> str:
+    return f"user#{user_id}"
+
+
+def segment_member_key(generation: str, segment: str, user_id: str) -> Key:
+    return key(segment_pk(generation, segment), segment_member_sk(user_id))
+
+
+# -- items a writer puts ------------------------------------------------------------------
+
+
+def _item(k: Key, data: bytes, expires_at: int | None) -> Item:
+    item: Item = {**k, DATA: {"B": data}}
+    if expires_at is not None:
+        item[TTL_ATTRIBUTE] = {"N": str(int(expires_at))}
+    return item
+
+
+def profile_item(generation: str, p: Profile, expires_at: int | None = None) -> Item:
+    return _item(profile_key(generation, p.user_id), payloads.encode_profile(p), expires_at)
+
+
+def neighbours_item(generation: str, n: Neighbours, expires_at: int | None = None) -> Item:
+    item = _item(neighbours_key(generation, n.product_id), payloads.encode_neighbours(n),
+                 expires_at)
+    item[FACTS] = {"B": payloads.encode_facts(n.facts)}
+    return item
+
+
+def popular_item(generation: str, p: PopularList, expires_at: int | None = None) -> Item:
+    return _item(popular_key(generation, p.category), payloads.encode_popular(p), expires_at)
+
+
+def segment_member_item(
+    generation: str, segment: str, m: SegmentMember, expires_at: int | None = None
+) -> Item:
+    return _item(segment_member_key(generation, segment, m.user_id),
+                 payloads.encode_segment_member(m), expires_at)
+
+
+def manifest_item(m: Manifest, expires_at: int | None = None) -> Item:
+    return _item(manifest_key(m.generation), payloads.encode_manifest(m), expires_at)
+
+
+def pointer_item(generation: str, published_at: str, format_version: int = FORMAT_VERSION) -> Item:
+    """The pointer names the generation and its format, so a reader can refuse a format it
+    does not know before reading anything else of the generation."""
+    return {
+        **pointer_key(),
+        GENERATION: {"S": generation},
+        PUBLISHED_AT: {"S": published_at},
+        FORMAT: {"N": str(format_version)},
+    }
+
+
+# -- reading items ------------------------------------------------------------------------
+
+
+def payload(item: Item, attribute: str = DATA) -> bytes:
+    """The payload bytes of an item as any low-level client returns them."""
+    raw = item[attribute]["B"]
+    return raw if isinstance(raw, bytes) else bytes(raw)
+
+
+def decode_pointer(item: Item) -> Pointer:
+    # A pointer written before formats were recorded held JSON payloads: format 0.
+    version = int(item[FORMAT]["N"]) if FORMAT in item else 0
+    return Pointer(item[GENERATION]["S"], item[PUBLISHED_AT]["S"], version)
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable arguments (on-demand billing); TTL is enabled separately."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": PK, "KeyType": "HASH"},
+            {"AttributeName": SK, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": PK, "AttributeType": "S"},
+            {"AttributeName": SK, "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }

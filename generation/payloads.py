@@ -1,0 +1,164 @@
+"""Payload codecs: each stored value type to and from its protobuf message's bytes.
+
+The bytes are what DynamoDB stores (binary attribute ``data``) and what Redis caches: a
+cache fill copies the store's bytes, and only a reader that needs the values decodes them.
+Encoding is deterministic (map entries sorted), so the same value gives the same bytes and
+a re-run's puts are idempotent. Maps decode in key order, as the JSON format did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+
+from generation.v1 import payloads_pb2 as pb
+from generation.values import (
+    Manifest,
+    Neighbours,
+    PopularList,
+    ProductFacts,
+    Profile,
+    ScoredItem,
+    SegmentInfo,
+    SegmentMember,
+)
+
+__all__ = [
+    "MAX_NEIGHBOURS",
+    "MAX_POPULAR",
+    "MAX_PURCHASED",
+    "MAX_RECENT",
+    "MAX_RECOMMENDATIONS",
+    "decode_facts",
+    "decode_manifest",
+    "decode_neighbours",
+    "decode_popular",
+    "decode_profile",
+    "decode_segment_member",
+    "encode_facts",
+    "encode_manifest",
+    "encode_neighbours",
+    "encode_popular",
+    "encode_profile",
+    "encode_segment_member",
+]
+
+# Bounds the writer enforces so items stay small and predictable: the largest profile (100
+# recommendations, 200 purchases, 50 recent products) stays around 8 KB, far below
+# DynamoDB's 400 KB item limit.
+MAX_RECOMMENDATIONS = 100
+MAX_PURCHASED = 200
+MAX_RECENT = 50
+MAX_NEIGHBOURS = 50
+MAX_POPULAR = 200
+
+
+def _items_out(items: Sequence[ScoredItem]) -> pb.ScoredItems:
+    return pb.ScoredItems(
+        product_ids=[i.product_id for i in items],
+        scores=[round(i.score, 6) for i in items],
+        reasons=[i.reason for i in items],
+    )
+
+
+def _items_in(items: pb.ScoredItems) -> tuple[ScoredItem, ...]:
+    return tuple(map(ScoredItem, items.product_ids, items.scores, items.reasons))
+
+
+def _bytes(message: Message) -> bytes:
+    return message.SerializeToString(deterministic=True)
+
+
+def encode_profile(p: Profile) -> bytes:
+    return _bytes(pb.Profile(
+        user_id=p.user_id,
+        recommendations=_items_out(p.recommendations[:MAX_RECOMMENDATIONS]),
+        purchased=p.purchased[:MAX_PURCHASED],
+        recent=p.recent[:MAX_RECENT],
+        category_affinity={c: round(v, 4) for c, v in p.category_affinity.items()},
+        rfm=p.rfm,
+        segments=p.segments,
+    ))
+
+
+def decode_profile(raw: bytes) -> Profile:
+    m = pb.Profile.FromString(raw)
+    return Profile(
+        user_id=m.user_id,
+        recommendations=_items_in(m.recommendations),
+        purchased=tuple(m.purchased),
+        recent=tuple(m.recent),
+        category_affinity=dict(sorted(m.category_affinity.items())),
+        rfm=dict(sorted(m.rfm.items())),
+        segments=tuple(m.segments),
+    )
+
+
+def encode_facts(f: ProductFacts) -> bytes:
+    return _bytes(pb.ProductFacts(category=f.category, in_stock=f.in_stock))
+
+
+def decode_facts(raw: bytes) -> ProductFacts:
+    m = pb.ProductFacts.FromString(raw)
+    return ProductFacts(m.category, m.in_stock)
+
+
+def encode_neighbours(n: Neighbours) -> bytes:
+    return _bytes(pb.Neighbours(
+        product_id=n.product_id,
+        facts=pb.ProductFacts(category=n.category, in_stock=n.in_stock),
+        items=_items_out(n.items[:MAX_NEIGHBOURS]),
+    ))
+
+
+def decode_neighbours(raw: bytes) -> Neighbours:
+    m = pb.Neighbours.FromString(raw)
+    return Neighbours(m.product_id, m.facts.category, m.facts.in_stock, _items_in(m.items))
+
+
+def encode_popular(p: PopularList) -> bytes:
+    return _bytes(pb.PopularList(category=p.category, items=_items_out(p.items[:MAX_POPULAR])))
+
+
+def decode_popular(raw: bytes) -> PopularList:
+    m = pb.PopularList.FromString(raw)
+    return PopularList(m.category, _items_in(m.items))
+
+
+def encode_segment_member(m: SegmentMember) -> bytes:
+    return _bytes(pb.SegmentMember(
+        user_id=m.user_id, email=m.email, marketing_opt_in=m.marketing_opt_in,
+        attributes=m.attributes,
+    ))
+
+
+def decode_segment_member(raw: bytes) -> SegmentMember:
+    m = pb.SegmentMember.FromString(raw)
+    return SegmentMember(m.user_id, m.email, m.marketing_opt_in, dict(sorted(m.attributes.items())))
+
+
+def encode_manifest(m: Manifest) -> bytes:
+    return _bytes(pb.Manifest(
+        generation=m.generation,
+        published_at=m.published_at,
+        counts=m.counts,
+        metrics=m.metrics,
+        segments=[pb.SegmentInfo(name=s.name, description=s.description, size=s.size)
+                  for s in m.segments],
+        categories=m.categories,
+        format_version=m.format_version,
+    ))
+
+
+def decode_manifest(raw: bytes) -> Manifest:
+    m = pb.Manifest.FromString(raw)
+    return Manifest(
+        generation=m.generation,
+        published_at=m.published_at,
+        counts=dict(sorted(m.counts.items())),
+        metrics=dict(sorted(m.metrics.items())),
+        segments=tuple(SegmentInfo(s.name, s.description, s.size) for s in m.segments),
+        categories=tuple(m.categories),
+        format_version=m.format_version,
+    )

@@ -1,0 +1,112 @@
+"""The value types of a published generation: frozen, plain, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generation.formats import FORMAT_VERSION
+
+__all__ = [
+    "Manifest",
+    "Neighbours",
+    "Pointer",
+    "PopularList",
+    "ProductFacts",
+    "Profile",
+    "ScoredItem",
+    "SegmentInfo",
+    "SegmentMember",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredItem:
+    product_id: str
+    score: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the batch job knows about one user, as published in one generation."""
+
+    user_id: str
+    recommendations: tuple[ScoredItem, ...] = ()
+    # Products the user bought (most recent first, capped by the job): never recommended.
+    purchased: tuple[str, ...] = ()
+    # Products the user interacted with most recently (views, carts), most recent first.
+    recent: tuple[str, ...] = ()
+    # Category -> share of the user's weighted interactions (sums to <= 1).
+    category_affinity: dict[str, float] = field(default_factory=dict)
+    # recency_days, frequency, monetary, and 1..5 scores r, f, m.
+    rfm: dict[str, float] = field(default_factory=dict)
+    segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFacts:
+    """What serving needs to know about a candidate product: its category and stock."""
+
+    category: str
+    in_stock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """Item-to-item similar products of one product (in stock at publish time)."""
+
+    product_id: str
+    category: str = ""
+    in_stock: bool = True
+    items: tuple[ScoredItem, ...] = ()
+
+    @property
+    def facts(self) -> ProductFacts:
+        return ProductFacts(self.category, self.in_stock)
+
+
+@dataclass(frozen=True, slots=True)
+class PopularList:
+    """Popular products overall (category "") or within one category, best first."""
+
+    category: str
+    items: tuple[ScoredItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    name: str
+    description: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentMember:
+    user_id: str
+    email: str = ""
+    marketing_opt_in: bool = False
+    # Campaign attributes as text: first_name, country, recency_days, top_category, ...
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Everything about one generation that is not per user or per item."""
+
+    generation: str
+    published_at: str
+    counts: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    segments: tuple[SegmentInfo, ...] = ()
+    categories: tuple[str, ...] = ()
+    # The payload format the generation is written in (see formats.py).
+    format_version: int = FORMAT_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """The pointer item: which generation readers serve, and the format it is written in."""
+
+    generation: str
+    published_at: str
+    format_version: int
