@@ -28,13 +28,7 @@ from recsvc.observability import configure_logging
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server.answers import AnswerMemo
-from recsvc.server.interceptors import (
-    AccessRule,
-    AuthInterceptor,
-    Chain,
-    ErrorInterceptor,
-    RequestContextInterceptor,
-)
+from recsvc.server.interceptors import AccessRule, RequestContext, interceptor
 from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
@@ -63,7 +57,7 @@ class Deps:
     # Opens its S3 client on the first s3:// export; closed by aclose().
     exports: ExportService | None = None
     metrics: Metrics = field(default_factory=Metrics)
-    requests: RequestContextInterceptor | None = None
+    requests: RequestContext | None = None
     answers: AnswerMemo | None = None
 
     def complete(self, settings: Settings) -> None:
@@ -93,7 +87,7 @@ class Deps:
             self.store, self.tracker, store_timeout_s=settings.store_timeout_s
         )
         self.exports = self.exports or ExportService(self.segments, settings)
-        self.requests = self.requests or RequestContextInterceptor(
+        self.requests = self.requests or RequestContext(
             self.metrics, access_log=settings.access_log
         )
         aside, recommender, tracker = self.aside, self.recommender, self.tracker
@@ -134,13 +128,7 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
                    names if settings.recommend_token_list else (), required=False),
     ]
     server = grpc.aio.server(
-        interceptors=[
-            Chain([
-                deps.requests,  # outermost: sees the final status of every call
-                ErrorInterceptor(),
-                AuthInterceptor(rules),
-            ])
-        ],
+        interceptors=[interceptor(deps.requests, rules)],
         options=[
             # Two processes share a port only when asked to (workers > 1); tests bind
             # port 0 and must never land on another server's port.
