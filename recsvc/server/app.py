@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import signal
-import socket
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -27,6 +24,7 @@ from recsvc.metrics import Metrics
 from recsvc.observability import configure_logging
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
+from recsvc.server import supervisor
 from recsvc.server.answers import AnswerMemo
 from recsvc.server.interceptors import AccessRule, RequestContext, interceptor
 from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
@@ -205,8 +203,7 @@ async def serve(settings: Settings) -> None:
         deps = Deps(store, cache)
         server, port = await build_server(settings, deps)
         if settings.metrics_port:
-            worker = int(os.environ.get(_WORKER_ENV, "0"))
-            deps.metrics.serve(settings.host, settings.metrics_port + worker)
+            deps.metrics.serve(settings.host, settings.metrics_port + supervisor.worker_index())
             stack.callback(deps.metrics.close)
         # LIFO: background work (and the export's S3 client) stops after the server and
         # before the clients close.
@@ -237,63 +234,7 @@ async def serve(settings: Settings) -> None:
     log.info("shut down cleanly")
 
 
-# Set in worker processes (workers > 1): their index, for the metrics port.
-_WORKER_ENV = "RECSVC_WORKER_INDEX"
-
-
-def run(settings: Settings) -> None:
-    """serve() on the event loop settings.event_loop names (uvloop when available)."""
-    if settings.event_loop != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            if settings.event_loop == "uvloop":
-                raise
-        else:
-            uvloop.run(serve(settings))
-            return
-    asyncio.run(serve(settings))
-
-
-def _worker(settings: Settings, index: int) -> None:
-    os.environ[_WORKER_ENV] = str(index)
-    configure_logging(settings.log_level)
-    run(settings)
-
-
-def _supervise(settings: Settings) -> None:
-    """workers > 1: that many server processes on one port (SO_REUSEPORT). Signals are
-    forwarded; each worker drains on its own. Port 0 is resolved here first, so all
-    workers bind the same port."""
-    if settings.port == 0:
-        with socket.socket() as s:
-            s.bind((settings.host, 0))
-            settings = settings.model_copy(update={"port": s.getsockname()[1]})
-    # spawn: a forked child would inherit the parent's grpc/asyncio state.
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(settings, n), name=f"recsvc-{n}")
-             for n in range(settings.workers)]
-    for p in procs:
-        p.start()
-
-    def forward(sig: int, _frame: object) -> None:
-        for p in procs:
-            if p.pid is not None and p.is_alive():
-                os.kill(p.pid, sig)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for p in procs:
-        p.join()
-    failed = [p.exitcode for p in procs if p.exitcode]
-    if failed:
-        raise SystemExit(f"{len(failed)} worker(s) failed: exit codes {failed}")
-
-
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    if settings.workers > 1:
-        _supervise(settings)
-    else:
-        run(settings)
+    supervisor.run(settings, serve)
