@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from recsvc.answers import AnswerMemo, Answers, RememberingAnswers
 from recsvc.api.v1 import recommender_pb2, recommender_pb2_grpc, segments_pb2, segments_pb2_grpc
 from recsvc.cache import Cache, open_cache
 from recsvc.cache.aside import CacheAside
@@ -25,7 +26,6 @@ from recsvc.observability import configure_logging
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server import supervisor
-from recsvc.server.answers import AnswerMemo
 from recsvc.server.interceptors import AccessRule, RequestContext, interceptor
 from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
 from recsvc.settings import Settings
@@ -56,15 +56,13 @@ class Deps:
     exports: ExportService | None = None
     metrics: Metrics = field(default_factory=Metrics)
     requests: RequestContext | None = None
-    answers: AnswerMemo | None = None
+    answers: Answers[recommender_pb2.RecommendResponse] | None = None
 
     def complete(self, settings: Settings) -> None:
         # The L1 holds decoded values, so it pays even in front of the in-process cache
         # (bytes); with caching off there is nothing to be in front of.
         l1 = (ObjectLRU(settings.l1_entries)
               if settings.l1_entries and self.cache.name != "none" else None)
-        if l1 is not None and settings.l1_answers and self.answers is None:
-            self.answers = AnswerMemo(settings.l1_answers, settings.l1_ttl_s)
         self.aside = self.aside or CacheAside(
             self.cache,
             prefix=settings.cache_prefix,
@@ -80,6 +78,13 @@ class Deps:
         )
         self.recommender = self.recommender or Recommender(
             self.store, self.aside, self.tracker, store_timeout_s=settings.store_timeout_s
+        )
+        self.answers = self.answers or (
+            RememberingAnswers(
+                self.recommender, AnswerMemo(settings.l1_answers, settings.l1_ttl_s)
+            )
+            if l1 is not None and settings.l1_answers
+            else Answers(self.recommender)
         )
         self.segments = self.segments or SegmentService(
             self.store, self.tracker, store_timeout_s=settings.store_timeout_s
@@ -115,7 +120,7 @@ async def build_server(settings: Settings, deps: Deps) -> tuple[grpc.aio.Server,
     a free port); returns it with the bound port."""
     deps.complete(settings)
     assert deps.recommender is not None and deps.segments is not None
-    assert deps.exports is not None
+    assert deps.exports is not None and deps.answers is not None
     assert deps.requests is not None
     names = settings.client_cert_name_list
     if not settings.segment_token_list and not names:
