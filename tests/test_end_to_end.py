@@ -19,7 +19,8 @@ from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as sgrpc
 from recsvc.cache import open_cache
-from recsvc.server.app import Deps, build_server
+from recsvc.server.app import build_server
+from recsvc.server.graph import build_graph
 from recsvc.settings import Settings
 from recsvc.store import open_store, schema
 from tests import servers
@@ -131,8 +132,8 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
     )
     store = await open_store(settings)
     cache = await open_cache(settings)
-    deps = Deps(store, cache)
-    server, port = await build_server(settings, deps)
+    graph = build_graph(settings, store, cache)
+    server, port = await build_server(settings, graph)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -187,6 +188,6 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
     finally:
         await channel.close()
         await server.stop(None)
-        await deps.aclose()
+        await graph.aclose()
         await cache.aclose()
         await store.aclose()

@@ -58,11 +58,11 @@ async def test_a_repeated_request_is_answered_from_the_memo(start_server: StartS
     assert again.source == rpb.SOURCE_CACHE
     assert [i.product_id for i in again.items] == [i.product_id for i in first.items]
     assert again.generation == first.generation
-    assert r.deps.recommender.counters["remembered"] == 1
+    assert r.graph.recommender.counters["remembered"] == 1
     # Another query of the same user is its own entry, computed once.
     other = await stub.Recommend(rec("u0001", k=3), timeout=5)
-    assert len(other.items) == 3 and r.deps.recommender.counters["remembered"] == 1
-    assert isinstance(r.deps.answers, RememberingAnswers) and len(r.deps.answers.memo) == 2
+    assert len(other.items) == 3 and r.graph.recommender.counters["remembered"] == 1
+    assert isinstance(r.graph.answers, RememberingAnswers) and len(r.graph.answers.memo) == 2
 
 
 async def test_a_new_generation_is_never_answered_from_the_old_memo(
@@ -84,7 +84,7 @@ async def test_a_new_generation_is_never_answered_from_the_old_memo(
         for p in data.profiles
     ]
     seed.load_memory(store, data)
-    await r.deps.tracker.refresh()
+    await r.graph.tracker.refresh()
     new = await stub.Recommend(rec("u0001"), timeout=5)
     assert new.generation == data.manifest.generation != old.generation
     assert new.source == rpb.SOURCE_STORE
@@ -100,18 +100,18 @@ async def test_an_answer_shaped_by_a_store_failure_is_not_remembered(
     stub = rpb_grpc.RecommenderStub(r.channel)
     degraded = await stub.Recommend(rec("u0002", viewed_product_id="p0003"), timeout=5)
     assert degraded.source == rpb.SOURCE_STORE and len(degraded.items) == 5
-    assert isinstance(r.deps.answers, RememberingAnswers) and len(r.deps.answers.memo) == 0
+    assert isinstance(r.graph.answers, RememberingAnswers) and len(r.graph.answers.memo) == 0
     store.down = False
     healed = await stub.Recommend(rec("u0002", viewed_product_id="p0003"), timeout=5)
-    assert len(healed.items) == 5 and len(r.deps.answers.memo) == 1
-    assert r.deps.recommender.counters["remembered"] == 0
+    assert len(healed.items) == 5 and len(r.graph.answers.memo) == 1
+    assert r.graph.recommender.counters["remembered"] == 0
 
 
 async def test_memo_off_without_the_l1_or_when_disabled(start_server: StartServer) -> None:
     r = await start_server(store=memory(), cache=InProcessCache(100), l1_answers=0)
-    assert not isinstance(r.deps.answers, RememberingAnswers)
+    assert not isinstance(r.graph.answers, RememberingAnswers)
     r = await start_server(store=memory(), cache=InProcessCache(100), l1_entries=0)
-    assert not isinstance(r.deps.answers, RememberingAnswers)
+    assert not isinstance(r.graph.answers, RememberingAnswers)
 
 
 def remembered(n: int) -> Remembered[rpb.RecommendResponse]:
