@@ -1,4 +1,4 @@
-"""The service's one error tree; ``server/interceptors.py`` maps it to gRPC status codes once.
+"""The service's one error tree; ``server/interceptors/errors.py`` maps it to status codes once.
 
     RecsvcError                      base: anything the service raises on purpose
     ├── InvalidRequest(field, msg)   INVALID_ARGUMENT: a request field is wrong (message names it)

@@ -20,7 +20,8 @@ from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as sgrpc
 from recsvc.cache import open_cache
-from recsvc.server.app import Deps, build_server
+from recsvc.server.app import build_server
+from recsvc.server.graph import build_graph
 from recsvc.settings import Settings
 from recsvc.store import open_store
 from tests import servers
@@ -132,8 +133,8 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
     )
     store = await open_store(settings)
     cache = await open_cache(settings)
-    deps = Deps(store, cache)
-    server, port = await build_server(settings, deps)
+    graph = build_graph(settings, store, cache)
+    server, port = await build_server(settings, graph)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -188,6 +189,6 @@ async def test_interrupted_publish_keeps_the_previous_generation_served(
     finally:
         await channel.close()
         await server.stop(None)
-        await deps.aclose()
+        await graph.aclose()
         await cache.aclose()
         await store.aclose()

@@ -43,7 +43,6 @@ _SOURCES = {
     Source.STORE: rpb.SOURCE_STORE,
     Source.FALLBACK: rpb.SOURCE_FALLBACK,
 }
-_SOURCE_OF = {v: k for k, v in _SOURCES.items()}
 
 
 def _id(field: str, value: str, *, required: bool) -> str:
@@ -86,10 +85,6 @@ def recommend_response(result: Recommendation) -> rpb.RecommendResponse:
         source=_SOURCES[result.source],
         generation=result.generation,
     )
-
-
-def source_of(response: rpb.RecommendResponse) -> Source:
-    return _SOURCE_OF[response.source]
 
 
 def info_response(manifest: Manifest) -> rpb.InfoResponse:

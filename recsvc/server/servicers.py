@@ -8,59 +8,35 @@ from typing import Any
 from grpc.aio import ServicerContext
 
 from recsvc import observability
+from recsvc.answers import Answers
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.exports import ExportService
-from recsvc.models import Source
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server import convert
-from recsvc.server.answers import AnswerMemo
 
 __all__ = ["RecommenderServicer", "SegmentsServicer"]
 
 
 class RecommenderServicer(rpb_grpc.RecommenderServicer):
-    def __init__(self, recommender: Recommender, answers: AnswerMemo | None = None) -> None:
+    def __init__(
+        self, recommender: Recommender, answers: Answers[rpb.RecommendResponse]
+    ) -> None:
         self._recommender = recommender
         self._answers = answers
 
     async def Recommend(  # noqa: N802 - gRPC method name
         self, request: rpb.RecommendRequest, context: ServicerContext[Any, Any]
     ) -> rpb.RecommendResponse:
-        answers, key = self._answers, b""
-        if answers is not None:
-            key = request.SerializeToString(deterministic=True)
-            generation = self._recommender.generation_now()
-            remembered = answers.get(generation, key)
-            if remembered is not None:
-                source = convert.source_of(remembered)
-                self._recommender.count_remembered(source)
-                observability.annotate(
-                    source=source.value, generation=generation, items=len(remembered.items)
-                )
-                return remembered
-        query = convert.recommend_query(request)
-        result = await self._recommender.recommend(query, context.time_remaining())
-        observability.annotate(
-            source=result.source.value, generation=result.generation, items=len(result.items)
+        return await self._answers.answer(
+            request.SerializeToString(deterministic=True),
+            lambda: convert.recommend_query(request),
+            convert.recommend_response,
+            context.time_remaining(),
         )
-        response = convert.recommend_response(result)
-        if (
-            answers is not None
-            and result.complete
-            and result.generation == self._recommender.generation_now()
-        ):
-            remembered = response
-            if result.source == Source.STORE:
-                # Given again, the answer comes from memory: from then on its source is CACHE.
-                remembered = rpb.RecommendResponse()
-                remembered.CopyFrom(response)
-                remembered.source = rpb.SOURCE_CACHE
-            answers.put(result.generation, key, remembered)
-        return response
 
     async def Info(  # noqa: N802
         self, request: rpb.InfoRequest, context: ServicerContext[Any, Any]

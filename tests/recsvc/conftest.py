@@ -13,7 +13,8 @@ import pytest
 
 from generation import GenerationData
 from recsvc.cache import Cache, InProcessCache
-from recsvc.server.app import Deps, build_server
+from recsvc.server.app import build_server
+from recsvc.server.graph import ServiceGraph, build_graph
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
 from tests.conftest import create_table, dynamodb_client, unique
@@ -48,7 +49,7 @@ def published(moto_endpoint: str) -> Iterator[Published]:
 @dataclass
 class Running:
     port: int
-    deps: Deps
+    graph: ServiceGraph
     settings: Settings
     channel: grpc.aio.Channel
 
@@ -85,11 +86,11 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
         if cache is None:
             cache = InProcessCache(settings.memory_cache_entries)
             owned.append(cache)
-        deps = Deps(store, cache)
-        server, port = await build_server(settings, deps)
+        graph = build_graph(settings, store, cache)
+        server, port = await build_server(settings, graph)
         await server.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        r = Running(port, deps, settings, channel)
+        r = Running(port, graph, settings, channel)
         running.append((server, r, owned))
         return r
 
@@ -97,7 +98,7 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
     for server, r, owned in reversed(running):
         await r.channel.close()
         await server.stop(None)
-        await r.deps.aclose()
+        await r.graph.aclose()
         for resource in owned:
             await resource.aclose()
 

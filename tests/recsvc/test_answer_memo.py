@@ -1,19 +1,23 @@
 """The memo of finished Recommend answers: repeated requests, generation changes, and
-answers shaped by a store failure (never remembered)."""
+answers shaped by a store failure (never remembered); through a server and, for the rules
+of remembering, without one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from generation import Neighbours, ScoredItem
+from recsvc import observability
+from recsvc.answers import AnswerMemo, Answers, Remembered, RememberingAnswers
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.cache import InProcessCache
 from recsvc.errors import StoreUnavailable
-from recsvc.server.answers import AnswerMemo
+from recsvc.models import Recommendation, RecommendQuery, Source
+from recsvc.observability import CallRecord
 from recsvc.store.memory import InMemoryProfileStore
 from tests.recsvc import seed
 from tests.recsvc.conftest import StartServer
@@ -55,11 +59,11 @@ async def test_a_repeated_request_is_answered_from_the_memo(start_server: StartS
     assert again.source == rpb.SOURCE_CACHE
     assert [i.product_id for i in again.items] == [i.product_id for i in first.items]
     assert again.generation == first.generation
-    assert r.deps.recommender is not None and r.deps.recommender.counters["remembered"] == 1
+    assert r.graph.recommender.counters["remembered"] == 1
     # Another query of the same user is its own entry, computed once.
     other = await stub.Recommend(rec("u0001", k=3), timeout=5)
-    assert len(other.items) == 3 and r.deps.recommender.counters["remembered"] == 1
-    assert r.deps.answers is not None and len(r.deps.answers) == 2
+    assert len(other.items) == 3 and r.graph.recommender.counters["remembered"] == 1
+    assert isinstance(r.graph.answers, RememberingAnswers) and len(r.graph.answers.memo) == 2
 
 
 async def test_a_new_generation_is_never_answered_from_the_old_memo(
@@ -81,8 +85,7 @@ async def test_a_new_generation_is_never_answered_from_the_old_memo(
         for p in data.profiles
     ]
     seed.load_memory(store, data)
-    assert r.deps.tracker is not None
-    await r.deps.tracker.refresh()
+    await r.graph.tracker.refresh()
     new = await stub.Recommend(rec("u0001"), timeout=5)
     assert new.generation == data.manifest.generation != old.generation
     assert new.source == rpb.SOURCE_STORE
@@ -98,34 +101,134 @@ async def test_an_answer_shaped_by_a_store_failure_is_not_remembered(
     stub = rpb_grpc.RecommenderStub(r.channel)
     degraded = await stub.Recommend(rec("u0002", viewed_product_id="p0003"), timeout=5)
     assert degraded.source == rpb.SOURCE_STORE and len(degraded.items) == 5
-    assert r.deps.answers is not None and len(r.deps.answers) == 0
+    assert isinstance(r.graph.answers, RememberingAnswers) and len(r.graph.answers.memo) == 0
     store.down = False
     healed = await stub.Recommend(rec("u0002", viewed_product_id="p0003"), timeout=5)
-    assert len(healed.items) == 5 and len(r.deps.answers) == 1
-    assert r.deps.recommender is not None and r.deps.recommender.counters["remembered"] == 0
+    assert len(healed.items) == 5 and len(r.graph.answers.memo) == 1
+    assert r.graph.recommender.counters["remembered"] == 0
 
 
 async def test_memo_off_without_the_l1_or_when_disabled(start_server: StartServer) -> None:
     r = await start_server(store=memory(), cache=InProcessCache(100), l1_answers=0)
-    assert r.deps.answers is None
+    assert not isinstance(r.graph.answers, RememberingAnswers)
     r = await start_server(store=memory(), cache=InProcessCache(100), l1_entries=0)
-    assert r.deps.answers is None
+    assert not isinstance(r.graph.answers, RememberingAnswers)
 
 
-def response(n: int) -> rpb.RecommendResponse:
-    return rpb.RecommendResponse(items=[rpb.ScoredItem(product_id=f"p{n}")], generation="g1")
+def remembered(n: int) -> Remembered[rpb.RecommendResponse]:
+    response = rpb.RecommendResponse(items=[rpb.ScoredItem(product_id=f"p{n}")], generation="g1")
+    return Remembered(response, Source.CACHE, 1)
 
 
 def test_memo_is_bounded_expires_and_belongs_to_one_generation() -> None:
     now = [0.0]
-    memo = AnswerMemo(2, ttl_s=30, clock=lambda: now[0])
-    memo.put("g1", b"a", response(1))
-    memo.put("g1", b"b", response(2))
-    assert memo.get("g1", b"a") == response(1)  # a is now the most recent
-    memo.put("g1", b"c", response(3))
+    memo: AnswerMemo[rpb.RecommendResponse] = AnswerMemo(2, ttl_s=30, clock=lambda: now[0])
+    memo.put("g1", b"a", remembered(1))
+    memo.put("g1", b"b", remembered(2))
+    assert memo.get("g1", b"a") == remembered(1)  # a is now the most recent
+    memo.put("g1", b"c", remembered(3))
     assert memo.get("g1", b"b") is None and len(memo) == 2
     assert memo.get("g2", b"a") is None  # another generation: nothing
     now[0] = 31.0
     assert memo.get("g1", b"a") is None  # expired
-    memo.put("g2", b"a", response(4))
+    memo.put("g2", b"a", remembered(4))
     assert len(memo) == 1 and memo.get("g1", b"c") is None and memo.get("g2", b"a") is not None
+
+
+# -- the rules of remembering, without a server -----------------------------------------------
+
+Rendered = tuple[str, str, tuple[str, ...]]
+
+
+def render(result: Recommendation) -> Rendered:
+    return result.source.value, result.generation, tuple(i.product_id for i in result.items)
+
+
+def answer(source: Source, generation: str = "g1", *, complete: bool = True) -> Recommendation:
+    items = (ScoredItem("p1", 0.9), ScoredItem("p2", 0.8))
+    return Recommendation(items, source, generation, complete=complete)
+
+
+@dataclass
+class ScriptedRecommender:
+    """Gives ``results`` in order; the served generation is whatever ``generation`` says."""
+
+    results: list[Recommendation]
+    generation: str | None = "g1"
+    remembered: list[Source] = field(default_factory=list)
+    queries: list[RecommendQuery] = field(default_factory=list)
+
+    async def recommend(self, query: RecommendQuery, budget_s: float | None) -> Recommendation:
+        self.queries.append(query)
+        return self.results.pop(0)
+
+    def generation_now(self) -> str | None:
+        return self.generation
+
+    def count_remembered(self, source: Source) -> None:
+        self.remembered.append(source)
+
+
+def remembering(recommender: ScriptedRecommender) -> RememberingAnswers[Rendered]:
+    return RememberingAnswers(recommender, AnswerMemo(10, ttl_s=30))
+
+
+async def ask(answers: Answers[Rendered], key: bytes = b"q") -> tuple[Rendered, CallRecord]:
+    """One answer, with the access-log fields the call would carry."""
+    record = CallRecord()
+    tokens = observability.bind("req", record)
+    try:
+        return await answers.answer(key, lambda: RecommendQuery("u1"), render, 1.0), record
+    finally:
+        observability.unbind(tokens)
+
+
+async def test_a_store_answer_is_given_again_from_memory_as_cache() -> None:
+    recommender = ScriptedRecommender([answer(Source.STORE)])
+    answers = remembering(recommender)
+    first, first_fields = await ask(answers)
+    again, again_fields = await ask(answers)
+    assert first == ("store", "g1", ("p1", "p2"))
+    assert again == ("cache", "g1", ("p1", "p2"))
+    assert len(recommender.queries) == 1 and recommender.remembered == [Source.CACHE]
+    assert first_fields == {"source": "store", "generation": "g1", "items": 2}
+    assert again_fields == {"source": "cache", "generation": "g1", "items": 2}
+
+
+async def test_a_cache_answer_is_remembered_as_rendered() -> None:
+    recommender = ScriptedRecommender([answer(Source.CACHE)])
+    answers = remembering(recommender)
+    first, _ = await ask(answers)
+    again, _ = await ask(answers)
+    assert again is first and recommender.remembered == [Source.CACHE]
+
+
+async def test_incomplete_answers_and_answers_of_a_superseded_generation_are_not_kept() -> None:
+    recommender = ScriptedRecommender([
+        answer(Source.FALLBACK, complete=False),
+        answer(Source.STORE, generation="g0"),  # computed while g1 became the served one
+        answer(Source.STORE),
+    ])
+    answers = remembering(recommender)
+    for _ in range(3):
+        await ask(answers)
+    assert len(recommender.queries) == 3 and recommender.remembered == []
+    assert len(answers.memo) == 1
+
+
+async def test_a_new_served_generation_misses_the_memo() -> None:
+    recommender = ScriptedRecommender([answer(Source.CACHE), answer(Source.CACHE, "g2")])
+    answers = remembering(recommender)
+    await ask(answers)
+    recommender.generation = "g2"
+    again, _ = await ask(answers)
+    assert again == ("cache", "g2", ("p1", "p2")) and recommender.remembered == []
+
+
+async def test_without_a_memo_every_answer_is_computed() -> None:
+    recommender = ScriptedRecommender([answer(Source.STORE), answer(Source.CACHE)])
+    answers: Answers[Rendered] = Answers(recommender)
+    first, fields = await ask(answers)
+    again, _ = await ask(answers)
+    assert (first[0], again[0]) == ("store", "cache") and len(recommender.queries) == 2
+    assert fields == {"source": "store", "generation": "g1", "items": 2}

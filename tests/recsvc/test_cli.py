@@ -51,7 +51,7 @@ async def test_recommend_info_and_segments_print_tables(server: Running) -> None
 
 async def test_health_command_for_container_checks(server: Running) -> None:
     assert await recsvc("health", "--target", server.target) == (0, "SERVING\n", "")
-    await server.deps.health.enter_graceful_shutdown()
+    await server.graph.health.enter_graceful_shutdown()
     code, out, _ = await recsvc("health", "--target", server.target)
     assert (code, out) == (1, "NOT_SERVING\n")
     code, _, err = await recsvc("health", "--target", "127.0.0.1:1", "--timeout", "0.5")

@@ -37,7 +37,7 @@ async def test_redis_down_still_answers_from_the_store(start_server: StartServer
         for _ in range(2):
             response = await stub.Recommend(rec("u0001"), timeout=5)
             assert response.source == rpb.SOURCE_STORE and len(response.items) == 5
-        assert r.deps.aside is not None and r.deps.aside.counters["cache_errors"] >= 1
+        assert r.graph.aside.counters["cache_errors"] >= 1
     finally:
         await dead.aclose()
 
@@ -52,8 +52,7 @@ async def test_dynamodb_gone_serves_fallback_lists(start_server: StartServer) ->
         stub = rpb_grpc.RecommenderStub(r.channel)
         before = await stub.Recommend(rec("u0001"), timeout=5)
         assert before.source == rpb.SOURCE_STORE
-        assert r.deps.recommender is not None
-        await r.deps.recommender.warm()  # what serve() does at start-up
+        await r.graph.recommender.warm()  # what serve() does at start-up
     # moto is stopped: every store call now fails to connect.
     for user, category in (("u0002", ""), ("someone-new", ""), ("u0003", "shoes")):
         response = await stub.Recommend(rec(user, category=category), timeout=5)
@@ -66,7 +65,7 @@ async def test_dynamodb_gone_serves_fallback_lists(start_server: StartServer) ->
     for n in range(8):
         response = await stub.Recommend(rec(f"u{n + 30:04d}"), timeout=5)
         assert response.source == rpb.SOURCE_FALLBACK and len(response.items) == 5
-    assert r.deps.aside is not None and r.deps.aside.counters["store_short_circuits"] >= 1
+    assert r.graph.aside.counters["store_short_circuits"] >= 1
     # A profile cached before the outage is still served from the cache.
     cached = await stub.Recommend(rec("u0001"), timeout=5)
     assert cached.source == rpb.SOURCE_CACHE
@@ -94,8 +93,7 @@ async def test_client_deadline_is_respected_end_to_end(start_server: StartServer
     with seed.memory_store(seed.sample_generation()) as mem:
         store = CountingStore(mem)
         r = await start_server(store=store, store_timeout_s=1.0)
-        assert r.deps.recommender is not None
-        await r.deps.recommender.warm()
+        await r.graph.recommender.warm()
         store.delay_s = 3.0  # slower than both the deadline and store_timeout_s
         stub = rpb_grpc.RecommenderStub(r.channel)
         started = time.monotonic()

@@ -11,6 +11,7 @@ import csv
 import io
 import sys
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,8 @@ from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.cache import InProcessCache
 from recsvc.exports import ExportService
-from recsvc.generation import GenerationTracker
-from recsvc.segments import SegmentService
-from recsvc.server.app import Deps, build_server
+from recsvc.server.app import build_server
+from recsvc.server.graph import build_graph
 from recsvc.settings import Settings
 from recsvc.store import open_store
 from tests.conftest import REGION, s3_client
@@ -177,22 +177,18 @@ async def stubbed_pinpoint(
     stubber = Stubber(client)
     factory: Callable[[str, str], Any] = lambda service, region: client  # noqa: E731
     store = await open_store(settings)
-    tracker = GenerationTracker(
-        store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
-    )
-    segments = SegmentService(store, tracker, store_timeout_s=settings.store_timeout_s)
-    deps = Deps(store, InProcessCache(100), tracker=tracker, segments=segments,
-                exports=ExportService(segments, settings, aws_client=factory))
-    server, port = await build_server(settings, deps)
+    graph = build_graph(settings, store, InProcessCache(100),
+                        exports=partial(ExportService, aws_client=factory))
+    server, port = await build_server(settings, graph)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         with stubber:
-            yield Running(port, deps, settings, channel), stubber
+            yield Running(port, graph, settings, channel), stubber
     finally:
         await channel.close()
         await server.stop(None)
-        await deps.aclose()
+        await graph.aclose()
         await store.aclose()
 
 

@@ -98,7 +98,7 @@ async def test_redis_killed_under_load_then_back(
         redis.stop()
     assert {c.code for c in calls} == {OK}, "a call failed while Redis was away"
     assert all(len(c.response.items) == 5 for c in calls)
-    assert r.deps.aside is not None and r.deps.aside.counters["cache_errors"] >= 1
+    assert r.graph.aside.counters["cache_errors"] >= 1
 
 
 # -- DynamoDB ---------------------------------------------------------------------------
@@ -132,8 +132,7 @@ async def test_dynamodb_frozen_under_load_answers_fallback_within_the_deadline(
     # must bound the store call.
     r = await start_server(cache=NullCache(), dynamodb_endpoint_url=endpoint, table="frozen",
                            store_attempts=1, store_timeout_s=1.0)
-    assert r.deps.recommender is not None
-    await r.deps.recommender.warm()
+    await r.graph.recommender.warm()
     stub = rpb_grpc.RecommenderStub(r.channel)
     users = [*KNOWN, "nobody-1", "nobody-2"]
     deadline_s = 0.5

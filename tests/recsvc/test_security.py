@@ -62,7 +62,7 @@ async def test_oversized_requests_are_refused_and_the_server_stays_up(
 
 
 async def test_metrics_endpoint(server: Running, published: Published) -> None:
-    port = server.deps.metrics.serve("127.0.0.1", 0)
+    port = server.graph.metrics.serve("127.0.0.1", 0)
     try:
         stub = rpb_grpc.RecommenderStub(server.channel)
         for _ in range(3):
@@ -72,7 +72,7 @@ async def test_metrics_endpoint(server: Running, published: Published) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
     finally:
-        server.deps.metrics.close()
+        server.graph.metrics.close()
     method = 'method="/recsvc.api.v1.Recommender/Recommend"'
     assert f'recsvc_requests_total{{code="OK",{method},source="cache"}} 2.0' in text
     assert f'recsvc_requests_total{{code="OK",{method},source="store"}} 1.0' in text

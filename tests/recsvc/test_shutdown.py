@@ -1,4 +1,5 @@
-"""`python -m recsvc serve` as a real process: SIGTERM with a call in flight drains cleanly."""
+"""`python -m recsvc serve` as a real process: SIGTERM with a call in flight drains cleanly;
+several workers share one port and stop together."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import signal
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import grpc
@@ -20,7 +22,7 @@ from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from tests.recsvc import seed
 from tests.recsvc.conftest import TOKEN, Published, auth, start_recsvc_process
-from tests.servers import Proc, poll_for
+from tests.servers import Proc, free_port, poll_for, port_open
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -91,6 +93,37 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(
     assert {"request_id", "latency_ms", "generation"} <= set(segment_call)
     # No personal data in the logs: neither user ids nor emails.
     assert "u0001" not in output and "@example.com" not in output
+
+
+def free_port_pair() -> int:
+    """A free port whose successor looks free too (worker 1 serves metrics there)."""
+    return next(p for p in iter(free_port, 0) if not port_open(p + 1))
+
+
+async def test_workers_share_one_port_and_stop_together(published: Published) -> None:
+    metrics = free_port_pair()
+    proc, target = start_recsvc_process(
+        published, "recsvc-workers",
+        RECSVC_WORKERS="2", RECSVC_METRICS_PORT=str(metrics), RECSVC_DRAIN_DELAY_S="0",
+    )
+    try:
+        poll_for(lambda: proc.output().count("recsvc listening on") == 2, 60,
+                 "both workers to listen")
+        # Port 0 was resolved once, by the supervisor: both workers bound the same port.
+        assert set(re.findall(r"recsvc listening on (\S+)", proc.output())) == {target}
+        async with grpc.aio.insecure_channel(target) as channel:
+            answer = await rpb_grpc.RecommenderStub(channel).Recommend(
+                rpb.RecommendRequest(user_id="u0001", k=3), timeout=10
+            )
+        assert len(answer.items) == 3
+        for port in (metrics, metrics + 1):  # worker n: the metrics port + n
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                assert b"recsvc_generation_served" in r.read()
+    finally:
+        code = proc.stop()
+    output = proc.output()
+    assert code == 0, output
+    assert output.count("shut down cleanly") == 2, output
 
 
 async def test_bad_setting_names_the_variable_and_exits_2() -> None:

@@ -1,0 +1,108 @@
+"""The service's object graph: one frozen value, built in one place from settings, store, cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from grpc_health.v1.health import aio as health_aio
+
+from recsvc.answers import AnswerMemo, Answers, RememberingAnswers
+from recsvc.api.v1 import recommender_pb2 as rpb
+from recsvc.cache import Cache
+from recsvc.cache.aside import CacheAside
+from recsvc.cache.memory import ObjectLRU
+from recsvc.exports import ExportService
+from recsvc.generation import GenerationTracker
+from recsvc.metrics import Metrics
+from recsvc.recommender import Recommender
+from recsvc.segments import SegmentService
+from recsvc.server.interceptors import RequestContext
+from recsvc.settings import Settings
+from recsvc.store import ProfileStore
+
+__all__ = ["ServiceGraph", "build_graph"]
+
+
+@dataclass(frozen=True)
+class ServiceGraph:
+    """Everything behind the servicers. The store and cache belong to whoever opened
+    them; the rest is built by ``build_graph`` and stopped by ``aclose``."""
+
+    store: ProfileStore
+    cache: Cache
+    aside: CacheAside
+    tracker: GenerationTracker
+    recommender: Recommender
+    segments: SegmentService
+    # Opens its S3 client on the first s3:// export; closed by aclose().
+    exports: ExportService
+    answers: Answers[rpb.RecommendResponse]
+    metrics: Metrics
+    health: health_aio.HealthServicer
+    requests: RequestContext
+
+    async def aclose(self) -> None:
+        """Stop background work (refreshes, cache fills) and close the export's S3 client;
+        the store and cache stay open (their opener owns them)."""
+        await self.tracker.aclose()
+        await self.aside.aclose()
+        await self.exports.aclose()
+
+
+def build_graph(
+    settings: Settings,
+    store: ProfileStore,
+    cache: Cache,
+    *,
+    exports: Callable[[SegmentService, Settings], ExportService] = ExportService,
+) -> ServiceGraph:
+    """The graph over ``store`` and ``cache``; ``exports`` builds the export service (tests
+    give it their own AWS clients)."""
+    # The L1 holds decoded values, so it pays even in front of the in-process cache
+    # (bytes); with caching off there is nothing to be in front of.
+    l1 = (ObjectLRU(settings.l1_entries)
+          if settings.l1_entries and cache.name != "none" else None)
+    aside = CacheAside(
+        cache,
+        prefix=settings.cache_prefix,
+        ttl_s=settings.cache_ttl_s,
+        jitter=settings.cache_ttl_jitter,
+        negative_ttl_s=settings.negative_ttl_s,
+        fetch_timeout_s=settings.store_timeout_s,
+        l1=l1,
+        l1_ttl_s=settings.l1_ttl_s,
+    )
+    tracker = GenerationTracker(
+        store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
+    )
+    recommender = Recommender(store, aside, tracker, store_timeout_s=settings.store_timeout_s)
+    segments = SegmentService(store, tracker, store_timeout_s=settings.store_timeout_s)
+    answers: Answers[rpb.RecommendResponse] = (
+        RememberingAnswers(recommender, AnswerMemo(settings.l1_answers, settings.l1_ttl_s))
+        if l1 is not None and settings.l1_answers
+        else Answers(recommender)
+    )
+    metrics = Metrics()
+    store_counters = getattr(store, "counters", None)
+    metrics.add_domain(
+        {
+            "cache": lambda: aside.counters,
+            "recommend": lambda: recommender.counters,
+            **({"store": lambda: store_counters} if store_counters is not None else {}),
+        },
+        lambda: tracker.last_known.generation if tracker.last_known else None,
+    )
+    return ServiceGraph(
+        store=store,
+        cache=cache,
+        aside=aside,
+        tracker=tracker,
+        recommender=recommender,
+        segments=segments,
+        exports=exports(segments, settings),
+        answers=answers,
+        metrics=metrics,
+        health=health_aio.HealthServicer(),
+        requests=RequestContext(metrics, access_log=settings.access_log),
+    )
