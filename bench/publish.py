@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import time
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
+from loopback import moto_endpoint
 
 from generation import Profile, ScoredItem, layout
 from profile_engine import publish as pub
@@ -38,12 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        client = pub.dynamodb_client("us-east-1", f"http://{host}:{port}")
+    with moto_endpoint() as endpoint:
+        client = pub.dynamodb_client("us-east-1", endpoint)
         client.create_table(**layout.table_definition("bench"))
         results = {}
 
@@ -57,8 +52,6 @@ def main() -> None:
         for item in single:
             client.put_item(TableName="bench", Item=item)
         results["put_item_each"] = time.perf_counter() - started
-    finally:
-        server.stop()
 
     base = results["put_item_each"]
     rows = [

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profile_engine.compute import codes
+from profile_engine.compute import codes, neighbours, popular, profiles
 from profile_engine.compute.catalog import Catalog
 
 DAY = codes.DAY_MS
 AS_OF = 1_790_000_000_000  # 2026-09-21T14:13:20Z
+V, C, P = codes.VIEW, codes.ADD_TO_CART, codes.PURCHASE
+A, B, Cc, D, E, F = range(6)  # product codes of the catalogue below (sorted ids A..F)
 
 
 @pytest.fixture
@@ -51,6 +53,27 @@ def rows(*events: tuple[Any, ...]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out).astype(codes.INTERACTION_DTYPES)
+
+
+def recs_inputs(catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Items, affinity, neighbours and popular lists of four users (recommend, assemble)."""
+    events = rows(
+        (1, A, P, 1),
+        (1, B, V, 1),  # user 1 bought A, viewed B
+        (2, D, V, 1),
+        (2, E, V, 2),
+        (2, D, V, 2),
+        (3, A, V, 1),
+        (3, B, V, 1),
+        (3, Cc, V, 1),
+        (4, B, V, 1),
+        (4, F, V, 1),
+    )
+    items = profiles.user_items(events, AS_OF)
+    aff = profiles.category_affinity(items, catalog.category_codes)
+    nb = neighbours.item_neighbours(items, 50, catalog.in_stock, k=10)
+    pop = popular.popular_table(popular.local_popularity(items, AS_OF), catalog, k=10)
+    return items, aff, nb, pop
 
 
 @pytest.fixture(scope="session")

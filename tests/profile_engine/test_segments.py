@@ -36,6 +36,20 @@ def summary(*rows: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
+def summary_columns(**cols: list[object]) -> pd.DataFrame:
+    """A summary frame from whole columns (the columns not given: a plain user)."""
+    n = len(cols["uid"])
+    base: dict[str, list[object]] = {
+        "interactions": [5] * n,
+        "last_cart_ts": [-1] * n,
+        "last_purchase_ts": [-1] * n,
+        "frequency": [0] * n,
+        "monetary": [0.0] * n,
+        "recency_days": [float("nan")] * n,
+    }
+    return pd.DataFrame({**base, **cols})
+
+
 def test_builtin_file_loads() -> None:
     specs = sr.load()
     names = [s.name for s in specs]
@@ -102,6 +116,54 @@ def test_text_and_flag_rules() -> None:
     out = sr.assign(users, pd.DataFrame({"uid": [], "cat": [], "share": []}), specs, AS_OF, [])
     assert out["uid"].tolist() == [1]
 
+
+
+def test_segment_rules() -> None:
+    summary = summary_columns(
+        uid=[1, 2, 3, 4, 5, 6],
+        frequency=[3, 1, 1, 0, 2, 0],
+        monetary=[500.0, 20.0, 80.0, 0.0, 100.0, 0.0],
+        recency_days=[2.0, 61.0, 10.0, float("nan"), 60.0, float("nan")],
+        last_purchase_ts=[
+            AS_OF - 2 * DAY,
+            AS_OF - 61 * DAY,
+            AS_OF - 10 * DAY,
+            -1,
+            AS_OF - 60 * DAY,
+            -1,
+        ],
+        last_cart_ts=[AS_OF - 3 * DAY, -1, AS_OF - 1 * DAY, AS_OF - 6 * DAY, -1, AS_OF - 8 * DAY],
+        interactions=[5, 5, 5, 2, 5, 5],
+    )
+    affinity = pd.DataFrame(
+        {"uid": [1, 1, 4, 6], "cat": [0, 1, 0, 1], "share": [0.35, 0.65, 1.0, 0.3]}
+    )
+    # The built-in file, with high value as a fixed spend threshold for this small table.
+    specs = tuple(
+        sr.parse(
+            {
+                "segment": [
+                    {
+                        "name": "high_value",
+                        "rules": [{"field": "monetary", "op": ">=", "value": 100.0}],
+                    }
+                ]
+            }
+        )
+        + tuple(s for s in sr.load() if s.name not in {"high_value", "loyal"})
+    )
+    got = sr.assign(summary, affinity, specs, AS_OF, ("books", "garden"))
+    members = {s: sorted(g["uid"]) for s, g in got.groupby("segment")}
+    assert members == {
+        "high_value": [1, 5],
+        "lapsed": [2],  # 60 days exactly is not "more than 60"
+        "cart_abandoners": [3, 4],  # 1 carted before buying; 6 carted 8 days ago
+        "affinity:books": [1],  # user 4: only 2 interactions; 6: share below 0.35
+        "affinity:garden": [1],
+    }
+    text = sr.descriptions(specs, ("books",))
+    assert set(text) == {"high_value", "lapsed", "cart_abandoners", "affinity:books"}
+    assert "60 days" in text["lapsed"]
 
 @pytest.mark.parametrize(
     ("segment", "message"),

@@ -1,0 +1,1 @@
+"""The serving benchmark's parts: processes, the echo server, the generation, load, report."""
