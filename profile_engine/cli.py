@@ -196,7 +196,7 @@ def _writer_settings(args: argparse.Namespace) -> EngineSettings:
 
 def _generate(args: argparse.Namespace) -> int:
     from profile_engine import synthetic
-    from profile_engine.sources.events import storage_options
+    from profile_engine.sources.files import storage_options
 
     settings = _writer_settings(args)
     started = time.perf_counter()
@@ -252,7 +252,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from profile_engine import importers
-    from profile_engine.sources.events import storage_options
+    from profile_engine.sources.files import storage_options
 
     settings = _writer_settings(args)
     started = time.perf_counter()

@@ -28,12 +28,9 @@ from profile_engine.compute import (
     recommend,
 )
 from profile_engine.compute.catalog import Catalog
-from profile_engine.sources import events
 
 # A pair seen in a single user's history is noise, not similarity.
 MIN_PAIR_COUNT = 2
-# Event lines parsed per call: a parse's scratch is bounded by this, not by the file's size.
-PARSE_CHUNK = 100_000
 # Items rows (user x product) counted by one co-occurrence task: bounds its sums (few groups,
 # so that few partial counts move and are summed, but not one per worker at any size).
 NEIGHBOUR_GROUP_ROWS = 1_000_000
@@ -120,100 +117,6 @@ def neighbours_of(
     block: Any, first: int, item_users: np.ndarray, catalog: Catalog, k: int
 ) -> pd.DataFrame:
     return neighbours.top_neighbours(block, first, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
-
-
-def parse_json_file(
-    path: str,
-    source: str,
-    catalog: Catalog,
-    quarantine: str | None,
-    options: dict[str, Any],
-    q_options: dict[str, Any],
-    chunk: int,
-) -> events.ParsedPart:
-    """Read and parse one JSON Lines file in one task (no lists of lines between tasks). A
-    file of one `{...}` per line (the usual) goes to the parser as bytes, without Python
-    strings; any other is split into lines first."""
-    data = events.read_bytes(path, options)
-    ends = events.object_line_ends(data)
-    if ends is None:
-        lines = events.split_lines(data)
-        return parse_in_chunks(lines, source, catalog, quarantine, q_options, chunk)
-    return parse_object_lines_in_chunks(data, ends, source, catalog, quarantine, q_options, chunk)
-
-
-def parse_in_chunks(
-    lines: list[Any],
-    source: str,
-    catalog: Catalog,
-    quarantine: str | None,
-    options: dict[str, Any],
-    chunk: int,
-) -> events.ParsedPart:
-    """``events.parse_lines`` of one file, ``chunk`` lines at a time: the parse's scratch
-    (records, Arrow tables, validation columns) stays that of ``chunk`` lines however big a
-    file is, and the coded parts it keeps are a few dozen bytes a line. Validation is per
-    line, so the result equals parsing the file whole."""
-    if quarantine or len(lines) <= chunk:  # a quarantine file is written per parse_lines call
-        return events.parse_lines(lines, source, catalog, quarantine, options)
-    return _joined(
-        [
-            events.parse_lines(lines[lo : lo + chunk], source, catalog, quarantine, options)
-            for lo in range(0, len(lines), chunk)
-        ]
-    )
-
-
-def parse_object_lines_in_chunks(
-    data: bytes,
-    ends: np.ndarray,
-    source: str,
-    catalog: Catalog,
-    quarantine: str | None,
-    options: dict[str, Any],
-    chunk: int,
-) -> events.ParsedPart:
-    """parse_in_chunks(events.split_lines(data), ...) for ``data`` whose line ``ends``
-    events.object_line_ends found: the same chunks of lines, cut from the bytes."""
-    lines = len(ends) + 1
-    if quarantine or lines <= chunk:
-        return events.parse_object_lines(data, lines, source, catalog, quarantine, options)
-    cuts = ends[chunk - 1 :: chunk].tolist()  # the newline after each chunk's last line
-    starts = [0] + [cut + 1 for cut in cuts]
-    stops = cuts + [len(data) - data.endswith(b"\n")]
-    return _joined(
-        [
-            events.parse_object_lines(
-                data[start:stop], min(chunk, lines - lo), source, catalog, quarantine, options
-            )
-            for lo, start, stop in zip(range(0, lines, chunk), starts, stops, strict=True)
-        ]
-    )
-
-
-def _joined(parts: list[events.ParsedPart]) -> events.ParsedPart:
-    """The parts of one file's consecutive chunks as one."""
-    return events.ParsedPart(
-        pd.concat([p.frame for p in parts], ignore_index=True),
-        pd.concat([p.users for p in parts], ignore_index=True)
-        .drop_duplicates("uid")
-        .reset_index(drop=True),
-        _merged_stats([p.stats for p in parts]),
-    )
-
-
-def _merged_stats(stats: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"bad": {}, "types": {}, "min_ts": None, "max_ts": None}
-    for key in ("lines", "valid", "unknown_products"):
-        out[key] = sum(s[key] for s in stats)
-    for key in ("bad", "types"):
-        for s in stats:
-            for name, n in s[key].items():
-                out[key][name] = out[key].get(name, 0) + n
-    lows = [s["min_ts"] for s in stats if s["min_ts"] is not None]
-    highs = [s["max_ts"] for s in stats if s["max_ts"] is not None]
-    out["min_ts"], out["max_ts"] = (min(lows), max(highs)) if lows else (None, None)
-    return out
 
 
 def recommend_for(

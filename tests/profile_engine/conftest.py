@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +104,10 @@ def _small_user_partitions(_isolate_env: None, monkeypatch: pytest.MonkeyPatch) 
     (as a production input is), so the per-partition steps, aligned zips and partial sums
     are tested across partitions and workers, not on one partition."""
     monkeypatch.setenv("PROFILE_ENGINE_USER_PARTITION_ROWS", "3000")
+
+
+@pytest.fixture
+def sync_scheduler() -> Iterator[None]:
+    """Dask's synchronous scheduler: a plain dask graph runs in-process."""
+    with dask.config.set(scheduler="sync"):
+        yield
