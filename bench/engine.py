@@ -55,7 +55,8 @@ from engines.memory import memory_run  # noqa: E402
 from engines.published import table_definition  # noqa: E402
 from engines.shop import DAYS, generate, products_frame  # noqa: E402
 from engines.spark_job import run_spark  # noqa: E402
-from loopback import moto_endpoint  # noqa: E402
+
+from loopback.aws import moto_server  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ def main() -> None:
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench-engine-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        with moto_endpoint() as endpoint:
+        with moto_server() as endpoint:
             measured = measure(args, base, endpoint)
     finally:
         if not args.keep:

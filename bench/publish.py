@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
-from loopback import moto_endpoint
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/publish.py` from a checkout
+    sys.path.insert(0, str(ROOT))
 
-from generation import Profile, ScoredItem, layout
-from profile_engine import publish as pub
+from generation import Profile, ScoredItem, layout  # noqa: E402
+from loopback.aws import moto_server  # noqa: E402
+from profile_engine import publish as pub  # noqa: E402
 
 
 def items(gen: str, n: int) -> list[layout.Item]:
@@ -37,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    with moto_endpoint() as endpoint:
+    with moto_server() as endpoint:
         client = pub.dynamodb_client("us-east-1", endpoint)
         client.create_table(**layout.table_definition("bench"))
         results = {}

@@ -40,17 +40,19 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from loopback import free_port
-from serving.echo import ECHO, echo_main
-from serving.generation import N_PRODUCTS, N_USERS, publish_generation
-from serving.load import drive, merge, prewarm
-from serving.payloads import RECOMMEND, recommend_requests
-from serving.processes import Process, cpu_split, recsvc_server, started
-from serving.report import print_table, summarize
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/serve.py` from a checkout
     sys.path.insert(0, str(ROOT))
+
+from serving.echo import ECHO, echo_main  # noqa: E402
+from serving.generation import N_PRODUCTS, N_USERS, publish_generation  # noqa: E402
+from serving.load import drive, merge, prewarm  # noqa: E402
+from serving.payloads import RECOMMEND, recommend_requests  # noqa: E402
+from serving.processes import cpu_split, recsvc_server, started  # noqa: E402
+from serving.report import print_table, summarize  # noqa: E402
+
+from loopback.ports import free_port  # noqa: E402
+from loopback.processes import Proc  # noqa: E402
 
 # (scenario, its recsvc settings on top of service_env's, the requests' kind)
 SCENARIOS: tuple[tuple[str, dict[str, str], str], ...] = (
@@ -147,10 +149,10 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         moto_port, redis_port = free_port(), free_port()
-        moto = stack.enter_context(started(Process(
+        moto = stack.enter_context(started(Proc(
             [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
              "-p", str(moto_port)], {}, "moto")))
-        redis = stack.enter_context(started(Process(
+        redis = stack.enter_context(started(Proc(
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"], {}, "redis")))
         moto.wait_for(r"Running on")
@@ -166,7 +168,7 @@ def main() -> None:
 
         base = service_env(args, endpoint, redis_port)
         echo_port = free_port() if args.workers > 1 else 0
-        echo = stack.enter_context(started(Process(
+        echo = stack.enter_context(started(Proc(
             [sys.executable, str(Path(__file__).resolve()), "--echo-server", str(echo_port),
              "--workers", str(args.workers), "--loop", args.loop], {}, "echo", server_cpus)))
         found = echo.wait_for(r"echo listening on (\S+)")

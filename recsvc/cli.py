@@ -177,17 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
     from recsvc.api.v1 import segments_pb2 as spb
     from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
+    from recsvc.requests import recommend_request
 
     def recommend(channel: Any) -> str:
-        request = rpb.RecommendRequest(
-            user_id=args.user_id,
-            k=args.k,
-            context=rpb.RecommendContext(
-                viewed_product_id=args.viewed,
-                cart_product_ids=args.cart,
-                category=args.category,
-                exclude_product_ids=args.exclude,
-            ),
+        request = recommend_request(
+            args.user_id,
+            args.k,
+            viewed_product_id=args.viewed,
+            cart_product_ids=args.cart,
+            category=args.category,
+            exclude_product_ids=args.exclude,
         )
         r = rpb_grpc.RecommenderStub(channel).Recommend(request, timeout=args.timeout)
         rows = [(n, i.product_id, f"{i.score:.4f}", i.reason) for n, i in enumerate(r.items, 1)]

@@ -13,9 +13,9 @@ from recsvc import ranking
 from recsvc.cache import codec
 from recsvc.cache.aside import CacheAside, Fetch
 from recsvc.errors import StoreUnavailable, Unavailable
-from recsvc.generation import GenerationTracker
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.store.base import ProfileStore
+from recsvc.tracker import GenerationTracker
 
 __all__ = ["Recommender"]
 

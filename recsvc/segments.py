@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from generation import Manifest, SegmentInfo, SegmentMember
 from recsvc.errors import InvalidRequest, NotFound, StoreUnavailable, Unavailable
-from recsvc.generation import GenerationTracker
 from recsvc.models import SegmentQuery
 from recsvc.store.base import ProfileStore
+from recsvc.tracker import GenerationTracker
 
 __all__ = ["SegmentList", "SegmentService", "StreamedMember", "decode_token", "encode_token"]
 

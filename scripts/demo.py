@@ -11,7 +11,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,27 +24,25 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from generation import layout
+from loopback.aws import moto_server
+from loopback.ports import free_port
+from loopback.waiting import poll_for
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as sgrpc
-from tests.servers import moto_server
+from recsvc.requests import recommend_request
 
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 TABLE = "recsvc-demo"
 BUCKET = "demo-shop"
+SERVING = health_pb2.HealthCheckResponse.SERVING
 SOURCE = {rpb.SOURCE_CACHE: "CACHE", rpb.SOURCE_STORE: "STORE", rpb.SOURCE_FALLBACK: "FALLBACK"}
 
 
 def say(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def redis_answers(url: str) -> bool:
@@ -70,19 +67,22 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 
 def wait_serving(target: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
     with grpc.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
+
+        def serving() -> bool:
             if proc.poll() is not None:
                 raise SystemExit(f"recsvc exited with {proc.returncode} before serving")
             try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
+                request = health_pb2.HealthCheckRequest()
+                return bool(stub.Check(request, timeout=1).status == SERVING)
             except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    raise SystemExit(f"recsvc did not report SERVING within {timeout:.0f}s")
+                return False
+
+        try:
+            poll_for(serving, timeout, "recsvc to report SERVING")
+        except TimeoutError as exc:
+            raise SystemExit(str(exc)) from None
 
 
 def product_catalogue(replica_url: str) -> dict[str, tuple[str, str, float]]:
@@ -137,22 +137,22 @@ def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]])
             print(f"  {m.user_id:<10} {m.email:<30} opt_in={m.marketing_opt_in!s:<5} {attrs}")
 
         user = members[0].user_id
-        known = rec.Recommend(rpb.RecommendRequest(user_id=user, k=8), timeout=5)
+        known = rec.Recommend(recommend_request(user, 8), timeout=5)
         show_recs(f"Recommend user_id={user} k=8 (a known, high-value customer)", known, catalogue)
-        again = rec.Recommend(rpb.RecommendRequest(user_id=user, k=8), timeout=5)
+        again = rec.Recommend(recommend_request(user, 8), timeout=5)
         print(f"  ... asked again: source={SOURCE.get(again.source)} (cache-aside)")
 
         viewed = known.items[0].product_id
         category = catalogue.get(viewed, ("", "", 0))[1]
-        ctx = rpb.RecommendContext(viewed_product_id=viewed, category=category)
-        with_ctx = rec.Recommend(rpb.RecommendRequest(user_id=user, k=5, context=ctx), timeout=5)
+        request = recommend_request(user, 5, viewed_product_id=viewed, category=category)
+        with_ctx = rec.Recommend(request, timeout=5)
         show_recs(
             f"Recommend user_id={user} k=5 viewing {viewed}, category filter {category!r}",
             with_ctx,
             catalogue,
         )
 
-        unknown = rec.Recommend(rpb.RecommendRequest(user_id="visitor-never-seen", k=8), timeout=5)
+        unknown = rec.Recommend(recommend_request("visitor-never-seen", 8), timeout=5)
         show_recs(
             "Recommend user_id=visitor-never-seen k=8 (unknown user: fallback)", unknown, catalogue
         )
@@ -170,7 +170,7 @@ def calls(target: str, token: str, catalogue: dict[str, tuple[str, str, float]])
         )
 
         try:
-            rec.Recommend(rpb.RecommendRequest(user_id="u1", k=1000), timeout=5)
+            rec.Recommend(recommend_request("u1", 1000), timeout=5)
         except grpc.RpcError as err:
             say("A malformed request")
             print(f"  k=1000 -> {err.code().name}: {err.details()}")

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from generation import layout
-from tests import servers
+from loopback import ROOT
+from loopback.aws import dynalite_server, moto_server
 
 REGION = "us-east-1"
 PG_ADMIN_URL = os.environ.get(
@@ -40,13 +41,13 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
 def moto_endpoint() -> Iterator[str]:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    with servers.moto_server() as url:
+    with moto_server() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def dynalite_endpoint() -> Iterator[str]:
-    with servers.dynalite_server() as url:
+    with dynalite_server() as url:
         yield url
 
 
@@ -168,4 +169,4 @@ def cache_prefix() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    return servers.ROOT
+    return ROOT

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers import ROOT
+from loopback import ROOT
 
 BIN = Path(sys.executable).parent
 # The style guide's bound: a module nearing this holds more than one job; split it.

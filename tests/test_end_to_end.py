@@ -15,6 +15,7 @@ import grpc
 import pytest
 
 from generation import layout
+from loopback.dask_cluster import dask_cluster
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.api.v1 import segments_pb2 as spb
@@ -24,7 +25,6 @@ from recsvc.server.app import build_server
 from recsvc.server.graph import build_graph
 from recsvc.settings import Settings
 from recsvc.store import open_store
-from tests import servers
 from tests.conftest import dynamodb_client
 
 TOKEN = "e2e-token"
@@ -32,7 +32,7 @@ TOKEN = "e2e-token"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    with servers.dask_cluster(n_workers=2) as address:
+    with dask_cluster(n_workers=2) as address:
         yield address
 
 

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.servers import ROOT
+from loopback import ROOT
 
 
 def test_generated_code_is_not_committed() -> None:

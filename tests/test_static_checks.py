@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers import ROOT
+from loopback import ROOT
 
 BIN = Path(sys.executable).parent
 PACKAGES = ("generation", "segment_export", "recsvc", "profile_engine")

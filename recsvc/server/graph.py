@@ -13,13 +13,13 @@ from recsvc.cache import Cache
 from recsvc.cache.aside import CacheAside
 from recsvc.cache.memory import ObjectLRU
 from recsvc.exports import ExportService
-from recsvc.generation import GenerationTracker
 from recsvc.metrics import Metrics
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server.interceptors import RequestContext
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore
+from recsvc.tracker import GenerationTracker
 
 __all__ = ["ServiceGraph", "build_graph"]
 

@@ -13,9 +13,9 @@ import pytest
 from cfnlint.decode import decode
 
 from generation import layout
+from loopback import ROOT
 from profile_engine.settings import EngineSettings
 from recsvc.settings import Settings
-from tests.servers import ROOT
 
 BIN = Path(sys.executable).parent
 TEMPLATES = sorted((ROOT / "deploy").rglob("template.yaml"))

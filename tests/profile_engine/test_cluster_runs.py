@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from generation import layout
+from loopback.dask_cluster import dask_cluster
+from loopback.processes import Proc
 from profile_engine import cli
-from tests import servers
 from tests.conftest import dynamodb_client
 
 
@@ -65,8 +66,8 @@ def test_cluster_output_equals_local_and_survives_worker_loss(
     expected = content(moto_endpoint, local_table)
     assert any(k.startswith("user#") for k in expected)
 
-    workers: list[servers.Proc] = []
-    with servers.dask_cluster(n_workers=3, workers_out=workers) as address:
+    workers: list[Proc] = []
+    with dask_cluster(n_workers=3, workers_out=workers) as address:
         cluster_table = table_factory(moto_endpoint)
         assert cli.main([*run, "--table", cluster_table, "--scheduler", address]) == 0
         assert content(moto_endpoint, cluster_table) == expected

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from generation import Profile, layout, payloads
+from loopback.dask_cluster import dask_cluster
 from profile_engine import cli, pipeline, synthetic
 from profile_engine.settings import EngineSettings
-from tests import servers
 from tests.conftest import dynamodb_client
 
 
@@ -153,7 +153,7 @@ def test_generate_run_publish_end_to_end(
     }
 
     # 2. the same job on a real `dask scheduler` + `dask worker` processes: a new generation
-    with servers.dask_cluster(n_workers=2, memory_limit="1GiB") as address:
+    with dask_cluster(n_workers=2, memory_limit="1GiB") as address:
         rc, out, err = _run_cli([*run, "--scheduler", address], capsys)
     assert rc == 0, err
     second = out.split("published generation ")[1].split()[0]

@@ -12,6 +12,8 @@ import grpc
 import pytest
 
 from generation import GenerationData
+from loopback.processes import Proc
+from loopback.waiting import poll_for
 from recsvc.cache import Cache, InProcessCache
 from recsvc.server.app import build_server
 from recsvc.server.graph import ServiceGraph, build_graph
@@ -19,7 +21,6 @@ from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
 from tests.conftest import create_table, dynamodb_client, unique
 from tests.recsvc import seed
-from tests.servers import Proc, poll_for
 
 TOKEN = "s3cret-token"
 

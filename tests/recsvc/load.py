@@ -51,11 +51,3 @@ class Load:
 
     def between(self, start: float, end: float) -> list[Call]:
         return [c for c in self.calls if c.started >= start and c.ended <= end]
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.02)

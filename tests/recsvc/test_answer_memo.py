@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import pytest
 
@@ -18,6 +19,7 @@ from recsvc.cache import InProcessCache
 from recsvc.errors import StoreUnavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.observability import CallRecord
+from recsvc.requests import recommend_request
 from recsvc.store.memory import InMemoryProfileStore
 from tests.recsvc import seed
 from tests.recsvc.conftest import StartServer
@@ -39,8 +41,8 @@ class FactsDownStore(CountingStore):
         return await super().get_neighbours(generation, product_ids)
 
 
-def rec(user: str, k: int = 5, **context: object) -> rpb.RecommendRequest:
-    return rpb.RecommendRequest(user_id=user, k=k, context=rpb.RecommendContext(**context))
+# Recommend requests with k=5 unless a test says otherwise.
+rec = partial(recommend_request, k=5)
 
 
 def memory() -> InMemoryProfileStore:

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from generation import Profile
+from loopback.ports import free_port
 from recsvc.cache import InProcessCache, NullCache, codec, keys
 from recsvc.cache.aside import NEGATIVE, CacheAside, jittered_ttl
 from recsvc.cache.base import Cache
@@ -15,7 +16,6 @@ from recsvc.cache.redis import RedisCache
 from recsvc.errors import StoreUnavailable
 from tests.recsvc import seed
 from tests.recsvc.stores import CountingStore
-from tests.servers import free_port
 
 DATA = seed.sample_generation("20260301T000000Z-cccccc")
 GEN = DATA.manifest.generation

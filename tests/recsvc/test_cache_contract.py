@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from loopback.ports import free_port
 from recsvc.cache import Cache, InProcessCache, NullCache, open_cache
 from recsvc.cache.redis import RedisCache
 from recsvc.errors import CacheUnavailable
 from recsvc.settings import Settings
-from tests.servers import free_port
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import grpc
 import pytest
 
+from loopback.aws import moto_server
+from loopback.ports import free_port
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.cache import open_cache
 from recsvc.cache.redis import RedisCache
+from recsvc.requests import recommend_request
 from recsvc.settings import Settings
 from tests.conftest import create_table
 from tests.recsvc import seed
 from tests.recsvc.conftest import StartServer, auth
 from tests.recsvc.stores import CountingStore
-from tests.servers import free_port, moto_server
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def rec(user: str, k: int = 5, **context: object) -> rpb.RecommendRequest:
-    return rpb.RecommendRequest(user_id=user, k=k, context=rpb.RecommendContext(**context))
+# Recommend requests with k=5 unless a test says otherwise.
+rec = partial(recommend_request, k=5)
 
 
 async def test_redis_down_still_answers_from_the_store(start_server: StartServer) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -19,16 +20,19 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from generation import GenerationData, ScoredItem
+from loopback.ports import free_port, port_open
+from loopback.processes import Proc
+from loopback.waiting import poll_for, wait_until
 from profile_engine.publish import new_generation_id
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.cache import NullCache
 from recsvc.cache.redis import RedisCache
+from recsvc.requests import recommend_request
 from tests.conftest import create_table
 from tests.recsvc import seed
 from tests.recsvc.conftest import Published, StartServer, start_recsvc_process
-from tests.recsvc.load import Load, wait_until
-from tests.servers import Proc, free_port, poll_for, port_open
+from tests.recsvc.load import Load
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -36,8 +40,8 @@ OK = grpc.StatusCode.OK
 KNOWN = [seed.user(n) for n in range(40)]
 
 
-def rec(user: str, k: int = 5, **context: object) -> rpb.RecommendRequest:
-    return rpb.RecommendRequest(user_id=user, k=k, context=rpb.RecommendContext(**context))
+# Recommend requests with k=5 unless a test says otherwise.
+rec = partial(recommend_request, k=5)
 
 
 def sources(calls: list) -> set[int]:  # type: ignore[type-arg]

@@ -14,10 +14,10 @@ from generation import FORMAT_VERSION
 from recsvc.cache import InProcessCache
 from recsvc.cache.aside import CacheAside
 from recsvc.errors import InvalidRequest, NotFound, Unavailable
-from recsvc.generation import GenerationTracker
 from recsvc.models import RecommendQuery, SegmentQuery, Source
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService, decode_token, encode_token
+from recsvc.tracker import GenerationTracker
 from tests.recsvc import seed
 from tests.recsvc.stores import CountingStore
 
@@ -154,7 +154,7 @@ async def test_a_generation_of_an_unknown_format_is_not_switched_to(
     future = dataclasses.replace(newer.manifest, format_version=FORMAT_VERSION + 1)
     seed.load_memory(store.inner, dataclasses.replace(newer, manifest=future))
     reads = store.calls["current_generation"]
-    with caplog.at_level(logging.ERROR, logger="recsvc.generation"):
+    with caplog.at_level(logging.ERROR, logger="recsvc.tracker"):
         while store.calls["current_generation"] < reads + 5:
             assert (await rec.recommend(RecommendQuery("u0001"), None)).generation == GEN
             await asyncio.sleep(0.02)

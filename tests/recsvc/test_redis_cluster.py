@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from loopback.ports import port_open
+from loopback.processes import Proc
+from loopback.waiting import poll_for
 from recsvc.cache import open_cache
 from recsvc.cache.redis import RedisCache
 from recsvc.settings import Settings
-from tests.servers import Proc, poll_for, port_open
 
 pytestmark = pytest.mark.timeout(60)
 

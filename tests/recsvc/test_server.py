@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import grpc
 import pytest
@@ -15,6 +16,7 @@ from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.observability import JsonFormatter
+from recsvc.requests import recommend_request
 from recsvc.segments import encode_token
 from tests.conftest import dynamodb_client
 from tests.recsvc import seed
@@ -31,8 +33,8 @@ def segments(r: Running) -> spb_grpc.SegmentsStub:
     return spb_grpc.SegmentsStub(r.channel)
 
 
-def request(user: str, k: int = 10, **context: object) -> rpb.RecommendRequest:
-    return rpb.RecommendRequest(user_id=user, k=k, context=rpb.RecommendContext(**context))
+# Recommend requests with k=10 unless a test says otherwise.
+request = partial(recommend_request, k=10)
 
 
 def ids(response: rpb.RecommendResponse) -> list[str]:

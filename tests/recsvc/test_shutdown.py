@@ -16,13 +16,15 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from loopback.ports import free_port, port_open
+from loopback.processes import Proc
+from loopback.waiting import poll_for
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from tests.recsvc import seed
 from tests.recsvc.conftest import TOKEN, Published, auth, start_recsvc_process
-from tests.servers import Proc, free_port, poll_for, port_open
 
 pytestmark = pytest.mark.timeout(90)
 

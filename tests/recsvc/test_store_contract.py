@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from generation import FORMAT_VERSION, GenerationData, Pointer, ProductFacts, payloads
+from loopback.ports import free_port
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
@@ -14,7 +15,6 @@ from recsvc.store.dynamodb import BATCH_GET_LIMIT, DynamoProfileStore
 from recsvc.store.memory import InMemoryProfileStore
 from tests.conftest import create_table, dynamodb_client, unique
 from tests.recsvc import seed
-from tests.servers import free_port
 
 BACKENDS = ["moto", "dynalite", "memory"]
 
