@@ -63,6 +63,7 @@ __all__ = [
     "segment_member_item",
     "segment_member_key",
     "segment_member_sk",
+    "segment_page_query",
     "segment_pk",
     "table_definition",
 ]
@@ -188,6 +189,27 @@ def decode_pointer(item: Item) -> Pointer:
     # A pointer written before formats were recorded held JSON payloads: format 0.
     version = int(item[FORMAT]["N"]) if FORMAT in item else 0
     return Pointer(item[GENERATION]["S"], item[PUBLISHED_AT]["S"], version)
+
+
+def segment_page_query(
+    table: str, generation: str, segment: str, page_size: int, after_user_id: str = ""
+) -> dict[str, Any]:
+    """Query arguments for one page of ``segment``'s members in user-id order (code point
+    order, as DynamoDB sorts UTF-8 range keys), strictly after ``after_user_id``; add
+    ``ExclusiveStartKey`` for the next page. Every range key of a segment partition is
+    "user#<id>", so "> user#" selects them all."""
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk AND #sk > :after",
+        # "data" is a DynamoDB reserved word: real DynamoDB and dynalite reject it unaliased.
+        "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#d": DATA},
+        "ExpressionAttributeValues": {
+            ":pk": {"S": segment_pk(generation, segment)},
+            ":after": {"S": segment_member_sk(after_user_id)},
+        },
+        "ProjectionExpression": "#d",
+        "Limit": page_size,
+    }
 
 
 def table_definition(table_name: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from generation import FORMAT_VERSION, GenerationData, layout
+from profile_engine.served import ServedTable
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,8 @@ def write_items(
 
 
 def current_generation(client: Any, table: str) -> str | None:
-    item = client.get_item(TableName=table, Key=layout.pointer_key(), ConsistentRead=True).get(
-        "Item"
-    )
-    return layout.decode_pointer(item).generation if item else None
+    pointer = ServedTable(client, table).pointer()
+    return pointer.generation if pointer else None
 
 
 def flip_pointer(

@@ -67,18 +67,10 @@ class ServedTable:
     ) -> Iterator[list[SegmentMember]]:
         """Members of ``segment`` in user-id order (DynamoDB's range-key order), one Query
         page at a time."""
+        query = layout.segment_page_query(self._table, generation, segment, page_size)
         start: dict[str, Any] | None = None
         while True:
-            resp = self._client.query(
-                TableName=self._table,
-                KeyConditionExpression="#pk = :pk",
-                # "data" is a DynamoDB reserved word: aliased.
-                ExpressionAttributeNames={"#pk": layout.PK, "#d": layout.DATA},
-                ExpressionAttributeValues={":pk": {"S": layout.segment_pk(generation, segment)}},
-                ProjectionExpression="#d",
-                Limit=page_size,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
+            resp = self._client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
             page = [payloads.decode_segment_member(layout.payload(i)) for i in resp["Items"]]
             if page:
                 yield page

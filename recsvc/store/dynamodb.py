@@ -31,11 +31,8 @@ BACKOFF_CAP_S = 0.5
 # Concurrent HTTP connections: a request fans out to a few chunked calls at once.
 MAX_POOL_CONNECTIONS = 50
 
-# "data" is a DynamoDB reserved word: every expression goes through aliases (real
-# DynamoDB and dynalite reject it unaliased).
-_NAMES = {"#pk": layout.PK, "#sk": layout.SK, "#d": layout.DATA}
 # A projection reads only what the caller needs: facts are a few bytes of an item that
-# holds a whole neighbour list.
+# holds a whole neighbour list. ("data" is a DynamoDB reserved word: always aliased.)
 _PROJECTIONS = {
     attribute: ("#pk, #sk, #a", {"#pk": layout.PK, "#sk": layout.SK, "#a": attribute})
     for attribute in (layout.DATA, layout.FACTS)
@@ -190,21 +187,14 @@ class DynamoProfileStore:
     ) -> AsyncGenerator[list[SegmentMember], None]:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
-        # Every range key of a segment partition is "user#<id>": "> user#" selects them all.
-        after = layout.segment_member_sk(after_user_id or "")
+        query = layout.segment_page_query(
+            self._table, generation, segment, page_size, after_user_id or ""
+        )
         start_key: dict[str, Any] | None = None
         while True:
             resp = await self._call(
                 self._client.query,
-                TableName=self._table,
-                KeyConditionExpression="#pk = :pk AND #sk > :after",
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":pk": {"S": layout.segment_pk(generation, segment)},
-                    ":after": {"S": after},
-                },
-                ProjectionExpression="#d",
-                Limit=page_size,
+                **query,
                 **({"ExclusiveStartKey": start_key} if start_key else {}),
             )
             page = [payloads.decode_segment_member(layout.payload(item))
