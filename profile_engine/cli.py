@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from profile_engine.compute.segments import SegmentFileError
+from profile_engine.compute.segment_rules import SegmentFileError
 from profile_engine.settings import EngineSettings
 
 ENV_PREFIX = "PROFILE_ENGINE_"

@@ -26,20 +26,20 @@ from dask.base import compute
 from dask.delayed import delayed
 from distributed import Client, progress, wait
 
-from profile_engine import cluster, gate, partitions, ranking
+from profile_engine import cluster, gate, partitions, ranker_jobs
 from profile_engine.compute import (
     assemble,
     codes,
     ingest,
     popular,
     profiles,
-    segments,
+    segment_rules,
 )
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
 from profile_engine.evaluation import data as eval_data
 from profile_engine.evaluation import run as evaluate_run
 from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
-from profile_engine.report import RunReport
+from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.sources import events as event_source
 from profile_engine.sources import replica
@@ -62,7 +62,7 @@ def run(settings: EngineSettings, force: bool = False) -> RunReport:
     """The whole job; ``force`` publishes even when the quality gate says no."""
     report = RunReport()
     # A bad segment file fails here, before a cluster starts or any input is read.
-    specs = segments.load(settings.segments)
+    specs = segment_rules.load(settings.segments)
     with cluster.open_client(settings) as client:
         if settings.dashboard:
             report.dashboard = client.dashboard_link
@@ -123,7 +123,7 @@ def iso(ms: int) -> str:
 
 def _run(
     settings: EngineSettings,
-    specs: tuple[segments.SegmentSpec, ...],
+    specs: tuple[segment_rules.SegmentSpec, ...],
     client: Client,
     report: RunReport,
     force: bool,
@@ -287,9 +287,9 @@ def _run(
             catalog.categories,
         )
         segs = partitions.zip_partitions(
-            segments.assign,
+            segment_rules.assign,
             [summary, affinity],
-            codes.empty_frame(segments.SEGMENT_DTYPES),
+            codes.empty_frame(segment_rules.SEGMENT_DTYPES),
             specs,
             as_of_ms,
             catalog.categories,
@@ -305,8 +305,8 @@ def _run(
             )
 
     with report.stage("ranker"):
-        model = ranking.fit(client, items, len(catalog), as_of_ms, params)
-        ranked = ranking.ranked(items, model, catalog_ref, as_of_ms, settings.recommendations)
+        model = ranker_jobs.fit(client, items, len(catalog), as_of_ms, params)
+        ranked = ranker_jobs.ranked(items, model, catalog_ref, as_of_ms, settings.recommendations)
 
     with report.stage("recommend"):
         nb_ref, pop_ref = client.scatter([nb, pop], broadcast=True, hash=False)
@@ -354,7 +354,7 @@ def _run(
 
     with report.stage("publish"):
         generation = new_generation_id()
-        described = segments.descriptions(specs, catalog.categories)
+        described = segment_rules.descriptions(specs, catalog.categories)
         # Every segment the file defines is listed, empty ones too (per-category ones when
         # they have members).
         names = sorted(set(report.segments) | {s.name for s in specs if not s.for_each})

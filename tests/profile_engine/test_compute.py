@@ -15,7 +15,7 @@ from profile_engine.compute import (
     popular,
     profiles,
     recommend,
-    segments,
+    segment_rules,
 )
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
 from tests.profile_engine.conftest import AS_OF, DAY, rows
@@ -390,7 +390,7 @@ def test_segment_rules() -> None:
     )
     # The built-in file, with high value as a fixed spend threshold for this small table.
     specs = tuple(
-        segments.parse(
+        segment_rules.parse(
             {
                 "segment": [
                     {
@@ -400,9 +400,9 @@ def test_segment_rules() -> None:
                 ]
             }
         )
-        + tuple(s for s in segments.load() if s.name not in {"high_value", "loyal"})
+        + tuple(s for s in segment_rules.load() if s.name not in {"high_value", "loyal"})
     )
-    got = segments.assign(summary, affinity, specs, AS_OF, ("books", "garden"))
+    got = segment_rules.assign(summary, affinity, specs, AS_OF, ("books", "garden"))
     members = {s: sorted(g["uid"]) for s, g in got.groupby("segment")}
     assert members == {
         "high_value": [1, 5],
@@ -411,7 +411,7 @@ def test_segment_rules() -> None:
         "affinity:books": [1],  # user 4: only 2 interactions; 6: share below 0.35
         "affinity:garden": [1],
     }
-    text = segments.descriptions(specs, ("books",))
+    text = segment_rules.descriptions(specs, ("books",))
     assert set(text) == {"high_value", "lapsed", "cart_abandoners", "affinity:books"}
     assert "60 days" in text["lapsed"]
 

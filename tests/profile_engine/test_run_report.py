@@ -15,7 +15,7 @@ from distributed import Client
 from profile_engine import cli, partitions, pipeline, synthetic
 from profile_engine.compute.catalog import Catalog
 from profile_engine.evaluation import data, run
-from profile_engine.report import RunReport
+from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.sources import events
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from profile_engine.compute import codes
-from profile_engine.compute import segments as sr
+from profile_engine.compute import segment_rules as sr
 
 AS_OF = 1_790_000_000_000
 DAY = codes.DAY_MS
