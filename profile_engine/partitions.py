@@ -27,6 +27,7 @@ from profile_engine.compute import (
     recommend,
 )
 from profile_engine.compute.catalog import Catalog
+from profile_engine.errors import AlignmentError
 from profile_engine.sources import events
 from recsvc.models import Profile
 
@@ -37,10 +38,6 @@ PARSE_CHUNK = 100_000
 # Items rows (user x product) counted by one co-occurrence task: bounds its sums (few groups,
 # so that few partial counts move and are summed, but not one per worker at any size).
 NEIGHBOUR_GROUP_ROWS = 1_000_000
-
-
-class AlignmentError(RuntimeError):
-    """Per-user frames that should hold the same users per partition do not line up."""
 
 
 def zip_partitions(

@@ -36,6 +36,7 @@ from profile_engine.compute import (
     segment_rules,
 )
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
+from profile_engine.errors import InputError
 from profile_engine.evaluation import data as eval_data
 from profile_engine.evaluation import run as evaluate_run
 from profile_engine.publish import GenerationData, dynamodb_client, new_generation_id, publish
@@ -45,17 +46,13 @@ from profile_engine.sources import events as event_source
 from profile_engine.sources import replica
 from recsvc.models import Manifest, SegmentInfo
 
-__all__ = ["PipelineError", "RunReport", "run"]
+__all__ = ["RunReport", "run"]
 
 log = logging.getLogger(__name__)
 
 POPULAR_SIZE = 100
 # Offline quality figures recorded in the run report and the manifest (the Info RPC shows them).
 GATE_METRICS = ("precision@10", "recall@20", "ndcg@10", "hr@10", "coverage@10")
-
-
-class PipelineError(RuntimeError):
-    """The run cannot produce a generation (nothing was published)."""
 
 
 def run(settings: EngineSettings, force: bool = False) -> RunReport:
@@ -135,10 +132,10 @@ def _run(
         products = replica.read_table(url, "products", replica.PRODUCTS, rows)
         report.warnings += products.warnings
         if products.frame is None:
-            raise PipelineError("the replica has no usable products table (product_id is required)")
+            raise InputError("the replica has no usable products table (product_id is required)")
         catalog = Catalog.from_frame(products.frame.compute())
         if len(catalog) == 0:
-            raise PipelineError("the products table is empty")
+            raise InputError("the products table is empty")
         report.inputs["products"] = len(catalog)
         uncategorized = int(
             (np.asarray(catalog.categories)[catalog.category_codes] == UNCATEGORIZED).sum()
@@ -174,7 +171,7 @@ def _run(
         report.warnings += customers.warnings + lines.warnings
         report.inputs.update(customers=customers.rows, order_lines=lines.rows)
         if ev.valid == 0 and lines.frame is None:
-            raise PipelineError(
+            raise InputError(
                 f"no valid events under {settings.events} and no orders: nothing to profile"
             )
         if as_of_ms is None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from profile_engine.errors import PublishError
 from recsvc.models import Manifest, Neighbours, PopularList, Profile, SegmentMember
 from recsvc.store import schema
 
@@ -27,10 +28,6 @@ BATCH_WRITE_LIMIT = 25
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
-
-
-class PublishError(RuntimeError):
-    """The generation could not be written completely; the pointer was not flipped."""
 
 
 @dataclass
