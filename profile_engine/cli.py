@@ -10,21 +10,56 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from profile_engine.compute.segments import SegmentFileError
+from profile_engine.errors import EngineError, GateRefused, SegmentFileError, SettingsError
 from profile_engine.settings import EngineSettings
+from segment_export import ExportNotConfigured, InvalidExport
 
 ENV_PREFIX = "PROFILE_ENGINE_"
 EXIT_FAILED, EXIT_SETTINGS, EXIT_GATE = 1, 2, 3
 
 
-class SettingsError(ValueError):
-    """Bad configuration, described by environment variable names and values."""
+@dataclass(frozen=True)
+class Exit:
+    """How a command ends on an error: its exit code and what stderr says (``str.format``
+    fields: ``command``, ``kind`` the error's class name, ``error`` its message)."""
+
+    code: int
+    message: str
+    after_run: str = ""  # one more line when the command was `run`
+
+
+FAILED = Exit(
+    EXIT_FAILED,
+    "profile-engine {command} failed: {kind}: {error}",
+    # Nothing is flipped on failure: the pointer moves only after every item is written.
+    after_run="the served generation was not changed",
+)
+# The error tree (profile_engine/errors.py) to exit codes, in one place: an error takes the
+# row of its nearest class; an error outside the tree fails the command.
+EXITS: dict[type[Exception], Exit] = {
+    SettingsError: Exit(EXIT_SETTINGS, "profile-engine: bad settings: {error}"),
+    SegmentFileError: Exit(
+        EXIT_SETTINGS, "profile-engine: bad segment file: {error}\nnothing was read or published"
+    ),
+    GateRefused: Exit(EXIT_GATE, "{error}"),
+    # export-segment: the shared export's tree (a wrong --format or --ses-topic, a missing
+    # destination are the caller's to fix; a failed write is a failure).
+    InvalidExport: Exit(EXIT_SETTINGS, "profile-engine: bad arguments: {error}"),
+    ExportNotConfigured: Exit(EXIT_SETTINGS, "profile-engine: bad settings: {error}"),
+    EngineError: FAILED,
+    Exception: FAILED,
+}
+
+
+def exit_for(exc: Exception) -> Exit:
+    return next(EXITS[cls] for cls in type(exc).__mro__ if cls in EXITS)
 
 
 def settings_from(overrides: dict[str, Any]) -> EngineSettings:
@@ -244,9 +279,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if report.generation is None and report.gate:
-        print("the quality gate stopped the run: the served generation was not changed",
-              file=sys.stderr)
-        return EXIT_GATE
+        raise GateRefused("the quality gate stopped the run: the served generation was not changed")
     return 0
 
 
@@ -334,16 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export-segment": _export_segment,
         }
         return commands[args.command](args)
-    except SettingsError as exc:
-        print(f"profile-engine: bad settings: {exc}", file=sys.stderr)
-        return EXIT_SETTINGS
-    except SegmentFileError as exc:
-        print(f"profile-engine: bad segment file: {exc}", file=sys.stderr)
-        print("nothing was read or published", file=sys.stderr)
-        return EXIT_SETTINGS
     except Exception as exc:
-        # Nothing is flipped on failure: the pointer moves only after every item is written.
-        print(f"profile-engine {args.command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if args.command == "run":
-            print("the served generation was not changed", file=sys.stderr)
-        return EXIT_FAILED
+        end = exit_for(exc)
+        print(
+            end.message.format(command=args.command, kind=type(exc).__name__, error=exc),
+            file=sys.stderr,
+        )
+        if end.after_run and args.command == "run":
+            print(end.after_run, file=sys.stderr)
+        return end.code

@@ -28,16 +28,13 @@ from profile_engine.compute import (
     recommend,
 )
 from profile_engine.compute.catalog import Catalog
+from profile_engine.errors import AlignmentError
 
 # A pair seen in a single user's history is noise, not similarity.
 MIN_PAIR_COUNT = 2
 # Items rows (user x product) counted by one co-occurrence task: bounds its sums (few groups,
 # so that few partial counts move and are summed, but not one per worker at any size).
 NEIGHBOUR_GROUP_ROWS = 1_000_000
-
-
-class AlignmentError(RuntimeError):
-    """Per-user frames that should hold the same users per partition do not line up."""
 
 
 def zip_partitions(

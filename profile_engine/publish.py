@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from generation import FORMAT_VERSION, GenerationData, layout
+from profile_engine.errors import PublishError
 from profile_engine.served import ServedTable
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ BATCH_WRITE_LIMIT = 25
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
-
-
-class PublishError(RuntimeError):
-    """The generation could not be written completely; the pointer was not flipped."""
 
 
 @dataclass

@@ -11,20 +11,9 @@ from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 from generation import READABLE_FORMATS, Manifest, Pointer, SegmentMember, layout, payloads
+from profile_engine.errors import NothingServed, SegmentNotFound, UnreadableFormat
 
-__all__ = ["NothingServed", "SegmentNotFound", "ServedTable", "UnreadableFormat"]
-
-
-class NothingServed(RuntimeError):
-    """The table has no generation pointer: nothing was ever published (or it expired)."""
-
-
-class SegmentNotFound(LookupError):
-    """The served generation has no segment of that name."""
-
-
-class UnreadableFormat(RuntimeError):
-    """The served generation is written in a payload format this version cannot read."""
+__all__ = ["ServedTable"]
 
 
 class ServedTable:

@@ -18,6 +18,7 @@ from distributed import Client
 from profile_engine import partitions
 from profile_engine.compute import codes, profiles
 from profile_engine.compute.catalog import Catalog
+from profile_engine.errors import InputError
 from profile_engine.settings import EngineSettings
 from profile_engine.sources import events as event_source
 from profile_engine.sources import replica
@@ -43,7 +44,7 @@ def load(settings: EngineSettings, client: Client) -> Loaded:
     url, rows = settings.replica_url, settings.partition_rows
     products = replica.read_table(url, "products", replica.PRODUCTS, rows)
     if products.frame is None:
-        raise ValueError("the replica has no usable products table")
+        raise InputError("the replica has no usable products table")
     catalog = Catalog.from_frame(products.frame.compute())
     catalog_ref = client.scatter(catalog, broadcast=True, hash=False)
     sources = []
@@ -62,7 +63,7 @@ def load(settings: EngineSettings, client: Client) -> Loaded:
             )
         )
     if not sources:
-        raise ValueError("no events and no orders: nothing to evaluate")
+        raise InputError("no events and no orders: nothing to evaluate")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     rows_in = dd.concat(sources)
     n = max(workers, min(rows_in.npartitions, 4 * workers))

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from distributed import wait
 
-from profile_engine import ranking
+from profile_engine import ranker_jobs
 from profile_engine.compute import codes, profiles, ranker
-from profile_engine.evaluation import metrics, models, split
+from profile_engine.evaluation import compared_models, metrics, split
 from profile_engine.evaluation.split import Split, temporal_split, validation_split
 
 DEPTH = 20  # longest cutoff of the table
@@ -43,7 +43,7 @@ class Result:
         }
 
 
-def score_model(model: models.Model, split: Split) -> dict[str, float]:
+def score_model(model: compared_models.Model, split: Split) -> dict[str, float]:
     started = time.perf_counter()
     model.fit(split.train, split.n_users, split.n_items)
     fitted = time.perf_counter()
@@ -56,7 +56,7 @@ def score_model(model: models.Model, split: Split) -> dict[str, float]:
 
 
 def tune(
-    make: Callable[[float], models.Model], values: Sequence[float], split: Split
+    make: Callable[[float], compared_models.Model], values: Sequence[float], split: Split
 ) -> tuple[float, float]:
     """The value with the best validation NDCG@10 (first on ties), and that NDCG."""
     best = (values[0], -1.0)
@@ -68,10 +68,10 @@ def tune(
 
 
 def buy_again_recall(split: Split) -> float:
-    items = models.train_items(split.train)
+    items = compared_models.train_items(split.train)
     as_of = int(split.train["ts"].max()) if len(split.train) else 0
     lists = ranker.buy_again(items, as_of, 10)
-    top = models.as_matrix(lists, split.rebuy_users, 10)
+    top = compared_models.as_matrix(lists, split.rebuy_users, 10)
     return metrics.buy_again_recall(top, split.rebuys)
 
 
@@ -94,9 +94,9 @@ def evaluate(
         "evaluated_users": len(test.eval_users),
         "rebuy_users": len(test.rebuy_users),
     }
-    candidates: list[models.Model] = []
+    candidates: list[compared_models.Model] = []
     if baselines and test.n_items > MAX_DENSE_ITEMS:
-        candidates.append(models.MostPopular())
+        candidates.append(compared_models.MostPopular())
         result.tuned["note"] = (
             f"cosine and EASE skipped: {test.n_items:,} items > {MAX_DENSE_ITEMS:,}"
         )
@@ -104,11 +104,15 @@ def evaluate(
         knn, lam = 10.0, 250.0
         if tune_baselines and len(test.eval_users):
             val = validation_split(interactions)
-            knn, _ = tune(lambda v: models.ItemCosine(int(v)), [10, 20, 50, 100], val)
-            lam, _ = tune(lambda v: models.Ease(v), [100.0, 250.0, 500.0, 1000.0], val)
+            knn, _ = tune(lambda v: compared_models.ItemCosine(int(v)), [10, 20, 50, 100], val)
+            lam, _ = tune(lambda v: compared_models.Ease(v), [100.0, 250.0, 500.0, 1000.0], val)
         result.tuned = {"item_cosine": f"k={int(knn)}", "ease": f"lambda={lam:g}"}
-        candidates += [models.MostPopular(), models.ItemCosine(int(knn)), models.Ease(lam)]
-    engine = models.EngineRanker(params or ranker.RankerParams(), client)
+        candidates += [
+            compared_models.MostPopular(),
+            compared_models.ItemCosine(int(knn)),
+            compared_models.Ease(lam),
+        ]
+    engine = compared_models.EngineRanker(params or ranker.RankerParams(), client)
     result.tuned["engine"] = _describe(engine.params)
     candidates.append(engine)
     for model in candidates:
@@ -195,8 +199,8 @@ def _train(rows: pd.DataFrame, cutoff: int) -> pd.DataFrame:
 
 
 def _train_items(rows: pd.DataFrame, cutoff: int, as_of: int) -> pd.DataFrame:
-    """models.train_items on one partition, with the original codes (dense codes keep their
-    order, so the ranker sees the same items, users and ties)."""
+    """compared_models.train_items on one partition, with the original codes (dense codes
+    keep their order, so the ranker sees the same items, users and ties)."""
     return profiles.user_items(_train(rows, cutoff), as_of)
 
 
@@ -227,7 +231,7 @@ def _measure(
             if modelled
             else codes.empty_frame(ranker.RANKED_DTYPES)
         )
-        top = models.as_matrix(ranked, users, DEPTH)
+        top = compared_models.as_matrix(ranked, users, DEPTH)
         out["means"] = metrics.ranking_metrics(top, relevant, 1)
         listed = top[:, :10]
         out["listed"] = np.unique(listed[listed >= 0])
@@ -257,7 +261,7 @@ def engine_ndcg_on_cluster(
     started = time.perf_counter()
     items = [client.submit(_train_items, p, cutoff, as_of) for p in parts]
     frame = dd.from_delayed(items, meta=codes.empty_frame(profiles.ITEM_DTYPES), verify_meta=False)
-    model = ranking.fit(client, frame, n_products, as_of, params)
+    model = ranker_jobs.fit(client, frame, n_products, as_of, params)
     wait(model)  # type: ignore[no-untyped-call]
     fitted = time.perf_counter()
     parts_out = client.gather(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from profile_engine.compute import codes, ranker, recommend
-from profile_engine.evaluation import metrics, models, report, run, split
+from profile_engine.evaluation import compared_models, metrics, report, run, split
 
 DAY = codes.DAY_MS
 
@@ -144,7 +144,7 @@ def test_online_retail_import_and_served_ranker_beats_ease() -> None:
     )
     s = split.temporal_split(inter)
     assert (s.n_users, s.n_items, len(s.eval_users)) == (3_926, 3_609, 1_420)
-    engine = run.score_model(models.EngineRanker(), s)
+    engine = run.score_model(compared_models.EngineRanker(), s)
     assert engine["ndcg@10"] >= 0.11 and engine["coverage@10"] >= 0.25
 
 
@@ -169,10 +169,10 @@ def test_engine_on_the_cluster_matches_in_process(scheduler_address: str) -> Non
         for d in rng.uniform(0, 60, 6)
     ]
     s = split.temporal_split(_rows(*rows))
-    local = models.EngineRanker()
+    local = compared_models.EngineRanker()
     local.fit(s.train, s.n_users, s.n_items)
     with Client(scheduler_address) as client:
-        remote = models.EngineRanker(client=client)
+        remote = compared_models.EngineRanker(client=client)
         remote.fit(s.train, s.n_users, s.n_items)
         np.testing.assert_array_equal(
             remote.recommend(s.eval_users, 10), local.recommend(s.eval_users, 10)

@@ -19,6 +19,7 @@ from generation import (
     payloads,
 )
 from profile_engine import publish as pub
+from profile_engine.errors import PublishError
 from tests.conftest import dynamodb_client
 
 
@@ -83,7 +84,7 @@ def test_failed_run_leaves_previous_generation_served(table):
     good = generation()
     pub.publish(client, name, good, ttl_days=1)
     bad = generation(fail_after=40)
-    with pytest.raises(pub.PublishError, match="worker lost"):
+    with pytest.raises(PublishError, match="worker lost"):
         pub.publish(client, name, bad, ttl_days=1)
     assert pub.current_generation(client, name) == good.manifest.generation
     # The half-written generation has no manifest: nothing can mistake it for complete.
@@ -96,7 +97,7 @@ def test_concurrent_run_is_not_flipped_over(moto_endpoint, moto_table):
     client = dynamodb_client(moto_endpoint)
     first = generation()
     pub.publish(client, moto_table, first, ttl_days=1)
-    with pytest.raises(pub.PublishError, match="changed while this run published"):
+    with pytest.raises(PublishError, match="changed while this run published"):
         pub.flip_pointer(
             client, moto_table, "other", "2026-11-24T00:00:00Z", expected="not-the-current"
         )
@@ -133,6 +134,6 @@ def test_unprocessed_items_are_retried_until_written(moto_endpoint, moto_table):
 def test_retries_are_capped(moto_endpoint, moto_table):
     client = Throttled(dynamodb_client(moto_endpoint), keep=0)
     items = [layout.popular_item("g", PopularList("c", ()))]
-    with pytest.raises(pub.PublishError, match="unprocessed after"):
+    with pytest.raises(PublishError, match="unprocessed after"):
         pub.write_items(client, moto_table, items, pub.PublishReport("g"), sleep=lambda _: None)
     assert len(client.sizes) == pub.MAX_ATTEMPTS

@@ -15,9 +15,10 @@ from distributed import Client
 from profile_engine import cli, partitions, pipeline, synthetic
 from profile_engine.compute.catalog import Catalog
 from profile_engine.evaluation import data, run
-from profile_engine.report import RunReport
+from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.sources import json_file, jsonlines
+from profile_engine.stages import shuffle
 
 STAGES = ("read events", "shuffle by user", "profiles", "evaluate", "neighbours", "publish")
 
@@ -82,10 +83,10 @@ def test_report_format_without_measurements() -> None:
 
 def test_partitions_follow_the_input_not_the_cluster() -> None:
     settings = EngineSettings(user_partition_rows=100_000)
-    assert pipeline.user_partitions(30_000, settings) == 1
-    assert pipeline.user_partitions(984_000, settings) == 10
-    assert pipeline.user_partitions(3_900_000, settings) == 39  # 4x the input, same size parts
-    assert pipeline.user_partitions(0, settings) == 1
+    assert shuffle.user_partitions(30_000, settings) == 1
+    assert shuffle.user_partitions(984_000, settings) == 10
+    assert shuffle.user_partitions(3_900_000, settings) == 39  # 4x the input, same size parts
+    assert shuffle.user_partitions(0, settings) == 1
 
 
 def test_neighbour_groups_hold_a_bounded_number_of_rows() -> None:

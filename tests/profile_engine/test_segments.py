@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from profile_engine.compute import codes
-from profile_engine.compute import segments as sr
+from profile_engine.compute import segment_rules as sr
+from profile_engine.errors import SegmentFileError
 
 AS_OF = 1_790_000_000_000
 DAY = codes.DAY_MS
@@ -208,7 +209,7 @@ def test_segment_rules() -> None:
     ],
 )
 def test_mistakes_name_the_segment_rule_and_field(segment: dict[str, Any], message: str) -> None:
-    with pytest.raises(sr.SegmentFileError) as err:
+    with pytest.raises(SegmentFileError) as err:
         sr.parse({"segment": [segment]})
     assert message in str(err.value)
 
@@ -216,12 +217,12 @@ def test_mistakes_name_the_segment_rule_and_field(segment: dict[str, Any], messa
 def test_file_level_mistakes(tmp_path: Path) -> None:
     bad = tmp_path / "s.toml"
     bad.write_text("[[segment]\nname = 1")
-    with pytest.raises(sr.SegmentFileError, match="not valid TOML"):
+    with pytest.raises(SegmentFileError, match="not valid TOML"):
         sr.load(bad)
-    with pytest.raises(sr.SegmentFileError, match="cannot read"):
+    with pytest.raises(SegmentFileError, match="cannot read"):
         sr.load(tmp_path / "missing.toml")
     twice = {"name": "x", "rules": [{"field": "m", "op": ">", "value": 1}]}
-    with pytest.raises(sr.SegmentFileError, match="segment 'x': defined twice"):
+    with pytest.raises(SegmentFileError, match="segment 'x': defined twice"):
         sr.parse({"segment": [twice, twice]})
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from profile_engine.compute import codes
+from profile_engine.errors import SegmentFileError
 
 NUMERIC = {
     "recency_days",
@@ -42,10 +43,6 @@ RULE_KEYS = {"field", "op", "value"}
 SEGMENT_DTYPES: dict[str, str] = {"uid": "int64", "segment": "str"}
 # Segment names become DynamoDB keys and export paths: keep them printable and short.
 MAX_NAME = 100
-
-
-class SegmentFileError(ValueError):
-    """The segment file is wrong; the message names the segment, rule and field."""
 
 
 @dataclass(frozen=True)

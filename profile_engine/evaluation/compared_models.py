@@ -116,7 +116,7 @@ def train_items(train: pd.DataFrame) -> pd.DataFrame:
 class EngineRanker:
     """What `profile-engine run` serves: ``compute.ranker`` with the same parameters.
 
-    With a Dask ``client`` it runs as in the job (``profile_engine.ranking``: per-partition
+    With a Dask ``client`` it runs as in the job (``profile_engine.ranker_jobs``: per-partition
     Gram shares, one fit on a worker, the model replicated, per-partition scoring); without
     one, the same functions run in this process.
     """
@@ -135,17 +135,19 @@ class EngineRanker:
         if self.client is None:
             self._model = ranker.fit_frame(self._items, n_items, self._as_of, self.params)
         else:
-            from profile_engine import ranking
+            from profile_engine import ranker_jobs
 
-            self._parts = ranking.by_user(self._items, self.client)
+            self._parts = ranker_jobs.by_user(self._items, self.client)
             # A future: the fitted model stays on the workers (replicated), never comes here.
-            self._model = ranking.fit(self.client, self._parts, n_items, self._as_of, self.params)
+            self._model = ranker_jobs.fit(
+                self.client, self._parts, n_items, self._as_of, self.params
+            )
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         if self.client is not None:
-            from profile_engine import ranking
+            from profile_engine import ranker_jobs
 
-            ranked = ranking.score_users(
+            ranked = ranker_jobs.score_users(
                 self.client, self._parts, self._model, self._as_of, k, users
             )
             return as_matrix(ranked, users, k)

@@ -1,0 +1,1 @@
+"""The profile job's stages, one function each, and the typed values they hand on."""
