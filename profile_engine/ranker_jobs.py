@@ -18,6 +18,8 @@ from distributed import Client, Future
 from profile_engine import partitions
 from profile_engine.compute import codes, ranker
 
+__all__ = ["by_user", "fit", "ranked", "score_users"]
+
 
 def fit(
     client: Client,
@@ -58,9 +60,6 @@ def ranked(
         as_of_ms,
         k,
     )
-
-
-__all__ = ["fit", "ranked"]
 
 
 def by_user(items: pd.DataFrame, client: Client) -> dd.DataFrame:
