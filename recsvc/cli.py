@@ -107,10 +107,9 @@ def _show_kinds() -> tuple[str, ...]:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
-    import json
 
     from recsvc.errors import RecsvcError
-    from recsvc.show import KINDS, show
+    from recsvc.show import KINDS, compact_json, show
 
     if KINDS[args.kind] and not args.id:
         print(f"recsvc: show {args.kind} needs an id", file=sys.stderr)
@@ -120,7 +119,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     except RecsvcError as exc:
         print(f"recsvc: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(found, indent=2, ensure_ascii=False))
+    print(compact_json(found))
     return 0
 
 

@@ -7,6 +7,7 @@ _DYNAMODB_ENDPOINT_URL, ...) and no cache, so it shows what is stored, not what 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -16,7 +17,12 @@ from recsvc.errors import NotFound, Unavailable
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
 
-__all__ = ["KINDS", "show"]
+__all__ = ["KINDS", "compact_json", "show"]
+
+# Lines of `compact_json` stay within this many characters where they can.
+LINE_CHARS = 100
+# Objects of at most this many plain values are rows (a ranked item has three).
+ROW_FIELDS = 4
 
 # What `show` reads, and whether it needs an id (a user, a product, a category, a segment).
 KINDS = {
@@ -76,3 +82,40 @@ async def _read(store: ProfileStore, kind: str, id_: str, gen: str, limit: int) 
     if id_ not in found:
         raise NotFound(f"no {kind} item for {id_!r} in generation {gen}")
     return as_json.payload_as_json(kind, found[id_])
+
+
+def compact_json(value: Any, indent: int = 0, prefix: int = 0) -> str:
+    """JSON for a terminal: a list or object that fits on its line (``prefix`` characters
+    of it are taken already, a key say) is written on one, and so is a small object of
+    plain values (a ranked item); larger ones one member a line, or for a list of plain values
+    (ids), as many to a line as fit."""
+    flat = json.dumps(value, ensure_ascii=False)
+    fits = indent + prefix + len(flat) <= LINE_CHARS
+    # A small object of plain values (a ranked item) stays one line, however long.
+    row = (isinstance(value, dict) and len(value) <= ROW_FIELDS
+           and not any(isinstance(v, dict | list) for v in value.values()))
+    if not isinstance(value, dict | list) or fits or row:
+        return flat
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        keys = {k: json.dumps(k, ensure_ascii=False) for k in value}
+        members = [f"{pad}{keys[k]}: {compact_json(v, indent + 2, len(keys[k]) + 2)}"
+                   for k, v in value.items()]
+        return "{\n" + ",\n".join(members) + "\n" + " " * indent + "}"
+    if not any(isinstance(v, dict | list) for v in value):
+        return "[\n" + _filled([json.dumps(v, ensure_ascii=False) for v in value], pad) + \
+            "\n" + " " * indent + "]"
+    items = [pad + compact_json(v, indent + 2) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _filled(words: list[str], pad: str) -> str:
+    """Scalars of a long list, as many to a line as fit (ids read best that way)."""
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if line and len(pad) + len(line) + len(word) + 2 > LINE_CHARS:
+            lines.append(pad + line + ",")
+            line = ""
+        line = f"{line}, {word}" if line else word
+    return "\n".join([*lines, pad + line])

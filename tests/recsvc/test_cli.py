@@ -76,9 +76,13 @@ async def test_show_prints_stored_items_as_json(published: Published) -> None:
     stored = next(p for p in published.data.profiles if p.user_id == "u0007")
     item = shown["item"]
     assert item["user_id"] == "u0007" and item["purchased"] == list(stored.purchased)
-    recs = item["recommendations"]
-    assert recs["product_ids"] == [r.product_id for r in stored.recommendations]
-    assert recs["scores"] == [r.score for r in stored.recommendations]
+    # A ranked list reads as one row per item (stored as parallel arrays).
+    assert item["recommendations"] == [
+        {"product_id": r.product_id, "score": r.score, "reason": r.reason}
+        for r in stored.recommendations
+    ]
+    # Short lists and rows stay on one line; the output is JSON all the same.
+    assert f'"purchased": {json.dumps(list(stored.purchased))}' in out
 
     code, out, err = await recsvc("show", "neighbours", "P007", env=env)
     assert code == 0, err
