@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from contextlib import AsyncExitStack
@@ -22,7 +23,7 @@ from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
 from recsvc.settings import Settings
 from recsvc.store import open_store
 
-__all__ = ["SERVICE_NAMES", "build_server", "main", "serve"]
+__all__ = ["SERVICE_NAMES", "build_server", "main", "serve", "settle_heap"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ async def serve(settings: Settings) -> None:
             await graph.recommender.warm()
         except StoreUnavailable as exc:
             log.warning("could not warm up from the store (%s); serving anyway", exc)
+        settle_heap()
 
         await stopping.wait()
         # Health first so health-checking clients and load balancers stop routing to us
@@ -151,6 +153,15 @@ async def serve(settings: Settings) -> None:
         await server.stop(settings.grace_s)
         log.info("server stopped; closing clients")
     log.info("shut down cleanly")
+
+
+def settle_heap() -> None:
+    """Hide what start-up allocated (imports, clients, warm-up) from the garbage
+    collector. A full collection of a started service walks ~100,000 long-lived objects
+    and stops every call for ~60 ms (200 ms in a test process): a missed deadline.
+    Frozen, a full collection walks only what serving allocated since."""
+    gc.collect()
+    gc.freeze()
 
 
 def main(settings: Settings | None = None) -> None:

@@ -15,7 +15,7 @@ from generation import GenerationData
 from loopback.processes import Proc
 from loopback.waiting import poll_for
 from recsvc.cache import Cache, InProcessCache
-from recsvc.server.app import build_server
+from recsvc.server.app import build_server, settle_heap
 from recsvc.server.graph import ServiceGraph, build_graph
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
@@ -90,6 +90,7 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
         graph = build_graph(settings, store, cache)
         server, port = await build_server(settings, graph)
         await server.start()
+        settle_heap()  # as serve() does once started
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         r = Running(port, graph, settings, channel)
         running.append((server, r, owned))

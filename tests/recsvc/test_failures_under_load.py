@@ -305,7 +305,9 @@ async def test_sigterm_under_load_drains_then_refuses_cleanly(published: Publish
     finally:
         code = proc.stop()
     assert code == 0, proc.output()
-    assert exited - signalled < GRACE_S + DRAIN_DELAY_S, proc.output()[-3000:]
+    # Past the grace, something held the drain: the shutdown lines say what was in flight.
+    shutdown_log = [line for line in proc.output().splitlines() if "recsvc.access" not in line]
+    assert exited - signalled < GRACE_S + DRAIN_DELAY_S, "\n".join(shutdown_log[-30:])
     codes = {c.code for c in calls}
     assert codes <= {OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, codes
     # A call reaching the server in the very instant it stops accepting is cancelled by
