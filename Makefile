@@ -59,7 +59,7 @@ evaluate: venv
 		--json $(EVAL_DIR)/online-retail.json --html $(EVAL_DIR)/online-retail.html
 
 lint: venv
-	$(BIN)/python -m ruff check generation segment_export recsvc profile_engine tests scripts bench
+	$(BIN)/python -m ruff check generation clickstream segment_export recsvc profile_engine tests scripts bench
 	$(BIN)/lint-imports
 
 clean:

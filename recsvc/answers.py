@@ -20,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 
 from recsvc import observability
 from recsvc.models import Recommendation, RecommendQuery, Source
+from recsvc.sessions import Shopper
 
 __all__ = ["AnswerMemo", "Answers", "Recommends", "Remembered", "RememberingAnswers"]
 
@@ -36,6 +37,9 @@ class Recommends(Protocol):
         ...
 
     def count_remembered(self, source: Source) -> None:
+        ...
+
+    async def session_state(self, shopper: Shopper) -> bytes | None:
         ...
 
 
@@ -99,12 +103,14 @@ class Answers(Generic[R]):
     async def answer(
         self,
         key: bytes,
+        shopper: Shopper,
         parse: Callable[[], RecommendQuery],
         render: Callable[[Recommendation], R],
         budget_s: float | None,
     ) -> R:
-        """``key``: the request's deterministic bytes; ``parse`` validates the request
-        (raises InvalidRequest); ``budget_s``: the caller's remaining deadline."""
+        """``key``: the request's deterministic bytes; ``shopper``: whose session memory
+        the answer depends on; ``parse`` validates the request (raises InvalidRequest);
+        ``budget_s``: the caller's remaining deadline."""
         return render(await self._recommend(parse, budget_s))
 
     async def _recommend(
@@ -130,11 +136,19 @@ class RememberingAnswers(Answers[R]):
     async def answer(
         self,
         key: bytes,
+        shopper: Shopper,
         parse: Callable[[], RecommendQuery],
         render: Callable[[Recommendation], R],
         budget_s: float | None,
     ) -> R:
         recommender = self._recommender
+        # An answer also depends on the shopper's recent events, which any replica may
+        # have changed: they are part of the key. Unreadable (None): no memo this time.
+        state = await recommender.session_state(shopper)
+        if state is None:
+            return await super().answer(key, shopper, parse, render, budget_s)
+        if state:
+            key = b"%b\x00%b" % (key, state)
         generation = recommender.generation_now()
         found = self.memo.get(generation, key)
         if found is not None:

@@ -9,12 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from recsvc import cli_shopper
 from recsvc.settings import Settings
+from recsvc.tables import table
 
 __all__ = ["main"]
-
-SOURCES = {0: "UNSPECIFIED", 1: "CACHE", 2: "STORE", 3: "FALLBACK"}
-
 
 def _settings(**overrides: object) -> Settings:
     """Settings from RECSVC_*; on a bad value: name the variable and the value, exit 2."""
@@ -25,15 +24,6 @@ def _settings(**overrides: object) -> Settings:
             name = f"RECSVC_{str(err['loc'][0]).upper()}" if err["loc"] else "RECSVC_*"
             print(f"recsvc: invalid {name}={err.get('input')!r}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces, with a header rule."""
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,13 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
         return c
 
-    rec = client("recommend", "recommendations for one user")
-    rec.add_argument("user_id")
-    rec.add_argument("-k", type=int, default=0, help="how many (default 10)")
-    rec.add_argument("--viewed", default="", help="product being viewed")
-    rec.add_argument("--cart", nargs="*", default=[], help="products in the cart")
-    rec.add_argument("--category", default="", help="only this category")
-    rec.add_argument("--exclude", nargs="*", default=[], help="products never to return")
+    cli_shopper.add_parsers(client)
 
     client("info", "the generation being served")
     client("health", "grpc.health.v1 status of the server; exit 0 only when SERVING "
@@ -176,21 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc
     from recsvc.api.v1 import segments_pb2 as spb
     from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
-    from recsvc.requests import recommend_request
-
-    def recommend(channel: Any) -> str:
-        request = recommend_request(
-            args.user_id,
-            args.k,
-            viewed_product_id=args.viewed,
-            cart_product_ids=args.cart,
-            category=args.category,
-            exclude_product_ids=args.exclude,
-        )
-        r = rpb_grpc.RecommenderStub(channel).Recommend(request, timeout=args.timeout)
-        rows = [(n, i.product_id, f"{i.score:.4f}", i.reason) for n, i in enumerate(r.items, 1)]
-        head = f"source {SOURCES.get(r.source, r.source)}, generation {r.generation or '-'}"
-        return f"{head}\n{table(('#', 'product', 'score', 'reason'), rows)}"
 
     def info(channel: Any) -> str:
         r = rpb_grpc.RecommenderStub(channel).Info(rpb.InfoRequest(), timeout=args.timeout)
@@ -244,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "show":
         return _show(args, settings)
     commands = {
-        "recommend": recommend,
+        **cli_shopper.calls(args),
         "info": info,
         "segments": segments,
         "segment": segment,

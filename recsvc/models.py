@@ -15,11 +15,14 @@ class Source(enum.Enum):
     CACHE = "cache"
     STORE = "store"
     FALLBACK = "fallback"
+    # No batch profile: built from the neighbours of recent events and the page context.
+    SESSION = "session"
 
 
 @dataclass(frozen=True, slots=True)
 class RecommendQuery:
-    """A validated Recommend request (bounds enforced by server/convert.py)."""
+    """A validated Recommend request (bounds enforced by server/convert.py). At least one
+    of user_id and session_id is set."""
 
     user_id: str
     k: int = 10
@@ -27,6 +30,9 @@ class RecommendQuery:
     cart_product_ids: tuple[str, ...] = ()
     category: str = ""
     exclude_product_ids: tuple[str, ...] = ()
+    session_id: str = ""
+    # SimilarItems: the products to find similar ones for (their neighbours lead).
+    similar_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,10 @@ class Recommendation:
     # False when a store failure shaped the answer (fallback, or context/facts left out):
     # asking again may give a better one, so it must not be remembered.
     complete: bool = True
+    # The session memory could not be read: the answer ignores recent events.
+    without_session: bool = False
+    # Names the answer for the impressions and clicks that will refer to it.
+    recommendation_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

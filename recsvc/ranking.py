@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from generation import Neighbours, ProductFacts, ScoredItem
 from recsvc.models import RecommendQuery
 
 __all__ = [
     "CART_WEIGHT",
+    "Boost",
     "FACTS_WINDOW",
     "VIEWED_WEIGHT",
     "banned_ids",
@@ -35,13 +37,26 @@ def _normalised(items: Sequence[ScoredItem]) -> list[tuple[ScoredItem, float]]:
     return [(i, max(i.score, 0.0) / top) for i in items]
 
 
+@dataclass(frozen=True, slots=True)
+class Boost:
+    """A product whose neighbours are boosted by ``weight`` (on the scale of the best batch
+    recommendation), naming it in ``reason``."""
+
+    neighbours: Neighbours
+    weight: float
+    reason: str
+
+
 def rerank(
     recommendations: Sequence[ScoredItem],
     viewed: Neighbours | None = None,
     cart: Sequence[Neighbours] = (),
+    boosts: Sequence[Boost] = (),
+    base_weight: float = 1.0,
 ) -> list[ScoredItem]:
     """The user's batch recommendations, boosted by the neighbours of the product being
-    viewed and of the cart products; neighbours the batch list lacks join as candidates.
+    viewed, of the cart products and of ``boosts`` (the shopper's recent events);
+    neighbours the batch list lacks join as candidates.
 
     Score = recommendation score / best recommendation score + sum of weighted, likewise
     normalised neighbour scores. Ties keep the batch order. The reason of a boosted item
@@ -51,12 +66,13 @@ def rerank(
     best_boost: dict[str, float] = {}
     for item, s in _normalised(recommendations):
         if item.product_id not in scores:
-            scores[item.product_id] = s
+            scores[item.product_id] = s * base_weight
             reasons[item.product_id] = item.reason
     context: list[tuple[Neighbours, float, str]] = []
     if viewed is not None:
         context.append((viewed, VIEWED_WEIGHT, f"because you viewed {viewed.product_id}"))
     context.extend((n, CART_WEIGHT, f"goes with {n.product_id} in your cart") for n in cart)
+    context.extend((b.neighbours, b.weight, b.reason) for b in boosts)
     for neighbours, weight, reason in context:
         for item, s in _normalised(neighbours.items):
             boost = weight * s

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import TypeVar
 
 from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem
-from recsvc import ranking
+from recsvc import ranking, session_ranking
 from recsvc.cache import codec
 from recsvc.cache.aside import CacheAside, Fetch
 from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
+from recsvc.ranking import Boost
+from recsvc.sessions import SessionMemory, Shopper, decode_recent
 from recsvc.store.base import ProfileStore
 from recsvc.tracker import GenerationTracker
 
-__all__ = ["Recommender"]
+__all__ = ["Recommender", "new_recommendation_id"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,13 @@ DEADLINE_RESERVE_MAX_S = 0.05
 SHORT_WINDOW_EXTRA = 8
 # Ranked candidate lists kept for profiles seen without page context (the common call).
 RANKED_KEPT = 4096
+# SimilarItems: the weight of the shopper's own lists beside the given products' neighbours.
+SIMILAR_PERSONAL = 0.3
+
+
+def new_recommendation_id() -> str:
+    """A fresh id for one answer (64 random bits: unique enough to join impressions)."""
+    return os.urandom(8).hex()
 
 
 class Recommender:
@@ -44,10 +54,12 @@ class Recommender:
         store: ProfileStore,
         aside: CacheAside,
         tracker: GenerationTracker,
+        sessions: SessionMemory,
         *,
         store_timeout_s: float,
     ) -> None:
         self._store = store
+        self._sessions = sessions
         self._aside = aside
         self._tracker = tracker
         self._store_timeout_s = store_timeout_s
@@ -87,6 +99,17 @@ class Recommender:
         pointer = self._tracker.current_nowait()
         return pointer.generation if pointer is not None else None
 
+    async def session_state(self, shopper: Shopper) -> bytes | None:
+        """The shopper's stored recent events as they are (b"" when none), or None when
+        the memory cannot be read now: what an answer depends on besides the request."""
+        keys = self._sessions.keys.of(shopper)
+        if not keys or self._sessions.name == "none":
+            return b""
+        raw = await self._aside.read_live(keys)
+        if raw is None:
+            return None
+        return b"\x01".join(raw.get(k, b"") for k in keys) if raw else b""
+
     def count_remembered(self, source: Source) -> None:
         """An answer given again from the server's memo of finished answers."""
         self.counters[source.value] += 1
@@ -118,21 +141,26 @@ class Recommender:
         if pointer is None:
             raise Unavailable("no generation has been published yet")
         gen = pointer.generation
-        context = (q.viewed_product_id, *q.cart_product_ids)
+        context = (*q.similar_to, q.viewed_product_id, *q.cart_product_ids)
         context_ids = list(dict.fromkeys(p for p in context if p))
         category = q.category
         # Popular lists never change within a generation: once in memory, no cache trip.
         held = self._fallback.get(category) if self._fallback_generation == gen else None
         degraded: list[str] = []
-        profile_lookup = self._aside.get_many(codec.PROFILE, gen, [q.user_id], self._profiles(gen))
+        session_keys = self._sessions.keys.of(Shopper(q.user_id, q.session_id))
+        # The profile and the shopper's recent events: one cache round trip.
+        lookup = self._aside.get_with(
+            codec.PROFILE, gen, [q.user_id] if q.user_id else [], self._profiles(gen),
+            session_keys,
+        )
         if held is not None and not context_ids:
             # The common page: one lookup, awaited directly (gather costs three tasks).
-            profiles = await profile_lookup
+            profiles, raw = await lookup
             neighbours: dict[str, Neighbours] = {}
             popular: dict[str, PopularList] = {category: held}
         else:
-            profiles, neighbours, popular = await asyncio.gather(
-                profile_lookup,
+            (profiles, raw), neighbours, popular = await asyncio.gather(
+                lookup,
                 self._optional(
                     codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen), degraded
                 ),
@@ -140,24 +168,60 @@ class Recommender:
                 if held is not None
                 else self._optional(codec.POPULAR, gen, [category], self._popular(gen), degraded),
             )
-        found = profiles[q.user_id]
+        recent = decode_recent(*(raw.get(k) for k in session_keys)) if raw else ()
+        session = session_ranking.signals(recent)
+        more = [p for p, _, _ in session.products if p not in neighbours]
+        if more:
+            neighbours = {**neighbours, **await self._optional(
+                codec.NEIGHBOURS, gen, more, self._neighbours(gen), degraded)}
+        boosts = session_ranking.boosts(session, neighbours)
+        found = profiles.get(q.user_id) if q.user_id else None
         fill, exact = self._popular_list(gen, category, popular.get(category))
-        profile: Profile | None = found.value
-        if profile is None:
-            candidates: list[ScoredItem] = []
-            banned = ranking.banned_ids(q)
+        profile: Profile | None = found.value if found is not None else None
+        batch = profile.recommendations if profile is not None else ()
+        viewed = neighbours.get(q.viewed_product_id)
+        cart = [n for p in q.cart_product_ids if (n := neighbours.get(p)) is not None]
+        if q.similar_to:
+            # The given products' neighbours lead; the shopper's lists only tip the order.
+            lead = [Boost(n, 1.0, f"similar to {p}")
+                    for p in q.similar_to if (n := neighbours.get(p)) is not None]
+            personal = [Boost(b.neighbours, b.weight * SIMILAR_PERSONAL, b.reason)
+                        for b in boosts]
+            candidates = ranking.rerank(batch, viewed, cart, [*lead, *personal],
+                                        base_weight=SIMILAR_PERSONAL)
+        elif profile is not None and viewed is None and not cart and not boosts:
+            candidates = self._ranked_alone(profile)
         else:
-            viewed = neighbours.get(q.viewed_product_id)
-            cart = [n for p in q.cart_product_ids if (n := neighbours.get(p)) is not None]
-            if viewed is None and not cart:
-                candidates = self._ranked_alone(profile)
-            else:
-                candidates = ranking.rerank(profile.recommendations, viewed, cart)
-            banned = ranking.banned_ids(q, profile.purchased)
-        # Facts (stock, category) of a short window first: finalize walks candidates and
-        # fill in window order and stops at k, so when its k picks all lie inside the
-        # short window it never looked past it and the full window would give the same
-        # answer. Otherwise (category filters, many out of stock) look up the full one.
+            candidates = ranking.rerank(batch, viewed, cart, boosts)
+        banned = ranking.banned_ids(q, profile.purchased if profile is not None else ())
+        banned |= session.bought | session.in_cart | set(q.similar_to)
+        items = await self._finish(gen, q, candidates, fill, banned, degraded)
+        if profile is not None:
+            source = Source.CACHE if found is not None and found.cached else Source.STORE
+        else:
+            source = Source.SESSION if candidates else Source.FALLBACK
+        self.counters[source.value] += 1
+        return Recommendation(
+            items, source, gen, complete=exact and not degraded,
+            without_session=raw is None and bool(session_keys),
+            recommendation_id=new_recommendation_id(),
+        )
+
+    async def _finish(
+        self,
+        gen: str,
+        q: RecommendQuery,
+        candidates: list[ScoredItem],
+        fill: Sequence[ScoredItem],
+        banned: frozenset[str],
+        degraded: list[str],
+    ) -> tuple[ScoredItem, ...]:
+        """The top k of candidates and fill under the rules (stock, category, bans).
+
+        Facts (stock, category) of a short window first: finalize walks candidates and
+        fill in window order and stops at k, so when its k picks all lie inside the
+        short window it never looked past it and the full window would give the same
+        answer. Otherwise (category filters, many out of stock) look up the full one."""
         limit = min(ranking.FACTS_WINDOW, 2 * q.k + SHORT_WINDOW_EXTRA)
         while True:
             window = ranking.facts_window(candidates, fill, banned, limit)
@@ -168,21 +232,15 @@ class Recommender:
                 k=q.k,
                 banned=banned,
                 facts=facts,
-                category=category,
-                fill_in_category=bool(category),
+                category=q.category,
+                fill_in_category=bool(q.category),
             )
             if limit >= ranking.FACTS_WINDOW or len(window) < limit:
-                break
+                return items
             inside = set(window)
             if len(items) == q.k and all(i.product_id in inside for i in items):
-                break
+                return items
             limit = ranking.FACTS_WINDOW
-        if profile is None:
-            source = Source.FALLBACK
-        else:
-            source = Source.CACHE if found.cached else Source.STORE
-        self.counters[source.value] += 1
-        return Recommendation(items, source, gen, complete=exact and not degraded)
 
     def _ranked_alone(self, profile: Profile) -> list[ScoredItem]:
         """rerank() of a profile without page context, memoised: profiles come from the
@@ -283,7 +341,8 @@ class Recommender:
             fill_in_category=True,
         )
         self.counters["fallback"] += 1
-        return Recommendation(items, Source.FALLBACK, self._fallback_generation, complete=False)
+        return Recommendation(items, Source.FALLBACK, self._fallback_generation, complete=False,
+                              recommendation_id=new_recommendation_id())
 
 
 async def _const(value: T) -> T:

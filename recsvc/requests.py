@@ -17,11 +17,13 @@ def recommend_request(
     cart_product_ids: Sequence[str] = (),
     category: str = "",
     exclude_product_ids: Sequence[str] = (),
+    session_id: str = "",
 ) -> rpb.RecommendRequest:
     """A RecommendRequest; the context fields are named as in recommender.proto, and k 0
     means the server's default (10)."""
     return rpb.RecommendRequest(
         user_id=user_id,
+        session_id=session_id,
         k=k,
         context=rpb.RecommendContext(
             viewed_product_id=viewed_product_id,

@@ -129,6 +129,44 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(
         0.2, gt=0, description="Socket timeout of one Redis call; on expiry the call is a miss."
     )
+    session_events: int = Field(
+        50, ge=1, le=500, description="Recent events kept per shopper in the session memory."
+    )
+    user_session_ttl_s: float = Field(
+        30 * 86400.0, gt=0, description="How long a signed-in shopper's recent events are kept."
+    )
+    session_ttl_s: float = Field(
+        2 * 3600.0, gt=0, description="How long an anonymous session's recent events are kept."
+    )
+    dedup_ttl_s: float = Field(
+        86400.0,
+        gt=0,
+        description="How long an event_id is remembered: a retry within it changes nothing.",
+    )
+    firehose_stream: str = Field(
+        "",
+        description="Amazon Data Firehose delivery stream that accepted Track events go to "
+        "(to S3, for the nightly job). Empty: events only update the session memory.",
+    )
+    firehose_endpoint_url: str | None = Field(
+        None, description="Firehose endpoint; unset on AWS, a moto URL locally."
+    )
+    firehose_flush_s: float = Field(
+        1.0, gt=0, description="Buffered events are sent at least this often."
+    )
+    firehose_batch_records: int = Field(
+        500, ge=1, le=500, description="Events per PutRecordBatch (Firehose allows 500)."
+    )
+    firehose_buffer_records: int = Field(
+        100_000,
+        ge=1,
+        description="Events held while Firehose is slow or away; past it the oldest are "
+        "dropped and counted (Track and Recommend never wait for Firehose).",
+    )
+    firehose_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts per batch (capped, jittered back-off) before "
+        "its events are dropped and counted.",
+    )
     generation_refresh_s: float = Field(
         5.0, gt=0, description="How often the served generation pointer is re-read."
     )

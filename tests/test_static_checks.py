@@ -9,7 +9,7 @@ from pathlib import Path
 from loopback import ROOT
 
 BIN = Path(sys.executable).parent
-PACKAGES = ("generation", "segment_export", "recsvc", "profile_engine")
+PACKAGES = ("generation", "clickstream", "segment_export", "recsvc", "profile_engine")
 
 
 def check(*args: str) -> None:

@@ -106,10 +106,19 @@ class CacheAside:
     ) -> dict[str, Fetched[T]]:
         """``ids`` (deduplicated, in order) -> Fetched. Raises StoreUnavailable when the
         store fetch of a miss fails; cache failures only count as misses."""
+        return (await self.get_with(kind, generation, ids, fetch, ()))[0]
+
+    async def get_with(
+        self, kind: Kind[T], generation: str, ids: Sequence[str], fetch: Fetch,
+        also: Sequence[str],
+    ) -> tuple[dict[str, Fetched[T]], dict[str, bytes] | None]:
+        """get_many, and the raw cache values of the keys ``also`` (live values that are
+        neither stored nor kept in the L1: session memory) read in the same round trip.
+        The second part is None when the cache could not be read."""
         base = keys.build(self._prefix, generation, kind.name, "")
         wanted = {i: base + i for i in ids}
         if not wanted:
-            return {}
+            return {}, (await self._cache_read(list(also)) if also else {})
         result: dict[str, Fetched[T]] = {}
         remote = wanted
         l1 = self.l1
@@ -126,10 +135,15 @@ class CacheAside:
                         result[id_] = hit
                         self.counters["hits" if hit.value is not None else "negative_hits"] += 1
                 if not remote:
-                    return result if len(result) == 1 else {i: result[i] for i in wanted}
+                    hits = result if len(result) == 1 else {i: result[i] for i in wanted}
+                    return hits, (await self._cache_read(list(also)) if also else {})
         missing: list[str] = []
+        extra: dict[str, bytes] | None = {}
         if remote:
-            raw = await self._cache_get(list(remote.values()))
+            raw_or_none = await self._cache_read([*remote.values(), *also])
+            raw = raw_or_none or {}
+            if also:
+                extra = None if raw_or_none is None else {k: raw[k] for k in also if k in raw}
             decoded: dict[str, Fetched[T]] = {}
             for id_, key in remote.items():
                 value = raw.get(key)
@@ -153,7 +167,7 @@ class CacheAside:
                 found = await asyncio.shield(future)
                 for id_ in group:
                     result[id_] = Fetched(found.get(id_), cached=False)
-        return {id_: result[id_] for id_ in wanted}
+        return {id_: result[id_] for id_ in wanted}, extra
 
     def _join_or_start(
         self, kind: Kind[T], wanted: dict[str, str], missing: list[str], fetch: Fetch
@@ -241,15 +255,21 @@ class CacheAside:
         self._store_failures = 0
         return found
 
-    async def _cache_get(self, cache_keys: list[str]) -> dict[str, bytes]:
+    async def read_live(self, cache_keys: Sequence[str]) -> dict[str, bytes] | None:
+        """The cache's values of ``cache_keys`` (live values, never stored or kept in the
+        L1); None when the cache cannot be read now."""
+        return await self._cache_read(list(cache_keys))
+
+    async def _cache_read(self, cache_keys: list[str]) -> dict[str, bytes] | None:
+        """The hits among ``cache_keys``; None when the cache is down or failed."""
         if self._clock() < self._cache_down_until:
             self.counters["cache_skipped"] += 1
-            return {}
+            return None
         try:
             hits = await self.cache.get_many(cache_keys)
         except CacheUnavailable as exc:
             self._cache_failed(exc)
-            return {}
+            return None
         if not self._cache_healthy:
             self._cache_healthy = True
             log.info("cache %s answers again", self.cache.name)

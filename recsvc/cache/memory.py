@@ -31,6 +31,10 @@ class InProcessCache:
         return len(self._entries)
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return self.get_now(keys)
+
+    def get_now(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """get_many without suspending: a read-modify-write stays atomic on the loop."""
         now = self._clock()
         hits: dict[str, bytes] = {}
         for key in keys:
@@ -52,6 +56,15 @@ class InProcessCache:
             self._entries[key] = (now + ttl_s, value)
             self._entries.move_to_end(key)
         while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def set_now(self, key: str, value: bytes, ttl_s: float) -> None:
+        """One entry, without suspending (see get_now)."""
+        if self._max == 0:
+            return
+        self._entries[key] = (self._clock() + ttl_s, value)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
     async def delete(self, keys: Sequence[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ class RedisCache:
     def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._client: Any = client
         self._cluster = isinstance(client, RedisCluster)
+        self._scripts: dict[str, Any] = {}
 
     @classmethod
     def from_url(cls, url: str, timeout_s: float, *, cluster: bool = False) -> RedisCache:
@@ -89,6 +91,28 @@ class RedisCache:
             await self._client.delete(*keys)
         except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis DEL failed: {type(exc).__name__}") from exc
+
+    async def run_script(
+        self, lua: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+    ) -> list[Any]:
+        """Run the Lua script ``lua`` once per (keys, args), in one round trip (EVALSHA,
+        loaded on first use). Each call's keys must share a cluster slot (a hash tag)."""
+        if not calls:
+            return []
+        script = self._scripts.get(lua)
+        if script is None:
+            script = self._scripts[lua] = self._client.register_script(lua)
+        try:
+            if self._cluster:
+                # Calls of different shoppers live on different shards: one each, at once.
+                return list(await asyncio.gather(
+                    *(script(keys=list(k), args=list(a)) for k, a in calls)))
+            async with self._client.pipeline(transaction=False) as pipe:
+                for k, a in calls:
+                    await script(keys=list(k), args=list(a), client=pipe)
+                return list(await pipe.execute())
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise CacheUnavailable(f"redis script failed: {type(exc).__name__}") from exc
 
     async def ping(self) -> None:
         try:

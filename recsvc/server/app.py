@@ -55,7 +55,7 @@ async def build_server(settings: Settings, graph: ServiceGraph) -> tuple[grpc.ai
         ],
     )
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
-        RecommenderServicer(graph.recommender, graph.answers), server
+        RecommenderServicer(graph.recommender, graph.answers, graph.intake), server
     )
     segments_pb2_grpc.add_SegmentsServicer_to_server(
         SegmentsServicer(graph.segments, graph.exports), server
@@ -130,6 +130,7 @@ async def serve(settings: Settings) -> None:
         # LIFO: background work (and the export's S3 client) stops after the server and
         # before the clients close.
         stack.push_async_callback(graph.aclose)
+        await graph.start()
         await server.start()
         stack.push_async_callback(server.stop, None)  # on errors; a second stop is a no-op
         address = f"{settings.host}:{port}"

@@ -19,6 +19,11 @@ from recsvc.segments import SegmentList, StreamedMember
 from segment_export import ExportQuery, SegmentExport
 
 __all__ = [
+    "DEFAULT_K",
+    "MAX_ID_CHARS",
+    "MAX_K",
+    "checked_id",
+    "checked_ids",
     "export_query",
     "export_response",
     "info_response",
@@ -42,10 +47,11 @@ _SOURCES = {
     Source.CACHE: rpb.SOURCE_CACHE,
     Source.STORE: rpb.SOURCE_STORE,
     Source.FALLBACK: rpb.SOURCE_FALLBACK,
+    Source.SESSION: rpb.SOURCE_SESSION,
 }
 
 
-def _id(field: str, value: str, *, required: bool) -> str:
+def checked_id(field: str, value: str, *, required: bool) -> str:
     if not value:
         if required:
             raise InvalidRequest(field, "is required")
@@ -55,11 +61,11 @@ def _id(field: str, value: str, *, required: bool) -> str:
     return value
 
 
-def _ids(field: str, values: Sequence[str]) -> tuple[str, ...]:
+def checked_ids(field: str, values: Sequence[str]) -> tuple[str, ...]:
     if len(values) > MAX_CONTEXT_IDS:
         raise InvalidRequest(field, f"at most {MAX_CONTEXT_IDS} ids, got {len(values)}")
     for n, value in enumerate(values):
-        _id(f"{field}[{n}]", value, required=True)
+        checked_id(f"{field}[{n}]", value, required=True)
     return tuple(dict.fromkeys(values))
 
 
@@ -68,13 +74,18 @@ def recommend_query(request: rpb.RecommendRequest) -> RecommendQuery:
     if not 1 <= k <= MAX_K:
         raise InvalidRequest("k", f"must be 1..{MAX_K} (0 means {DEFAULT_K}), got {request.k}")
     ctx = request.context
+    session = checked_id("session_id", request.session_id, required=False)
     return RecommendQuery(
-        user_id=_id("user_id", request.user_id, required=True),
+        # Anonymous shoppers are known by their session alone.
+        user_id=checked_id("user_id", request.user_id, required=not session),
+        session_id=session,
         k=k,
-        viewed_product_id=_id("context.viewed_product_id", ctx.viewed_product_id, required=False),
-        cart_product_ids=_ids("context.cart_product_ids", ctx.cart_product_ids),
-        category=_id("context.category", ctx.category, required=False),
-        exclude_product_ids=_ids("context.exclude_product_ids", ctx.exclude_product_ids),
+        viewed_product_id=checked_id(
+            "context.viewed_product_id", ctx.viewed_product_id, required=False
+        ),
+        cart_product_ids=checked_ids("context.cart_product_ids", ctx.cart_product_ids),
+        category=checked_id("context.category", ctx.category, required=False),
+        exclude_product_ids=checked_ids("context.exclude_product_ids", ctx.exclude_product_ids),
     )
 
 
@@ -84,6 +95,8 @@ def recommend_response(result: Recommendation) -> rpb.RecommendResponse:
                for i in result.items],
         source=_SOURCES[result.source],
         generation=result.generation,
+        recommendation_id=result.recommendation_id,
+        without_session=result.without_session,
     )
 
 
@@ -108,7 +121,7 @@ def segment_query(request: spb.SegmentRequest) -> SegmentQuery:
     if len(request.resume_token) > MAX_TOKEN_CHARS:
         raise InvalidRequest("resume_token", "not a token issued by this service")
     return SegmentQuery(
-        name=_id("name", request.name, required=True),
+        name=checked_id("name", request.name, required=True),
         page_size=page_size,
         resume_token=request.resume_token,
         limit=request.limit,

@@ -12,14 +12,17 @@ from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.cache import Cache
 from recsvc.cache.aside import CacheAside
 from recsvc.cache.memory import ObjectLRU
+from recsvc.delivery import EventSink, open_sink
 from recsvc.exports import ExportService
 from recsvc.metrics import Metrics
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
 from recsvc.server.interceptors import RequestContext
+from recsvc.sessions import SessionMemory, open_sessions
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore
 from recsvc.tracker import GenerationTracker
+from recsvc.tracking import EventIntake
 
 __all__ = ["ServiceGraph", "build_graph"]
 
@@ -41,12 +44,22 @@ class ServiceGraph:
     metrics: Metrics
     health: health_aio.HealthServicer
     requests: RequestContext
+    sessions: SessionMemory
+    # Where accepted Track events go for the nightly job (Firehose); started by start().
+    sink: EventSink
+    intake: EventIntake
+
+    async def start(self) -> None:
+        """Start background work that needs the running loop (event delivery)."""
+        await self.sink.start()
 
     async def aclose(self) -> None:
-        """Stop background work (refreshes, cache fills) and close the export's S3 client;
-        the store and cache stay open (their opener owns them)."""
+        """Stop background work (refreshes, cache fills, event delivery after a last
+        flush) and close the export's S3 client; the store and cache stay open (their
+        opener owns them)."""
         await self.tracker.aclose()
         await self.aside.aclose()
+        await self.sink.aclose()
         await self.exports.aclose()
 
 
@@ -76,7 +89,12 @@ def build_graph(
     tracker = GenerationTracker(
         store, refresh_s=settings.generation_refresh_s, timeout_s=settings.store_timeout_s
     )
-    recommender = Recommender(store, aside, tracker, store_timeout_s=settings.store_timeout_s)
+    sessions = open_sessions(settings, cache)
+    recommender = Recommender(
+        store, aside, tracker, sessions, store_timeout_s=settings.store_timeout_s
+    )
+    sink = open_sink(settings)
+    intake = EventIntake(sessions, sink)
     segments = SegmentService(store, tracker, store_timeout_s=settings.store_timeout_s)
     answers: Answers[rpb.RecommendResponse] = (
         RememberingAnswers(recommender, AnswerMemo(settings.l1_answers, settings.l1_ttl_s))
@@ -89,6 +107,8 @@ def build_graph(
         {
             "cache": lambda: aside.counters,
             "recommend": lambda: recommender.counters,
+            "track": lambda: intake.counters,
+            "delivery": lambda: sink.counters,
             **({"store": lambda: store_counters} if store_counters is not None else {}),
         },
         lambda: tracker.last_known.generation if tracker.last_known else None,
@@ -105,4 +125,7 @@ def build_graph(
         metrics=metrics,
         health=health_aio.HealthServicer(),
         requests=RequestContext(metrics, access_log=settings.access_log),
+        sessions=sessions,
+        sink=sink,
+        intake=intake,
     )

@@ -16,27 +16,51 @@ from recsvc.api.v1 import segments_pb2_grpc as spb_grpc
 from recsvc.exports import ExportService
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
-from recsvc.server import convert
+from recsvc.server import convert, track_convert
+from recsvc.sessions import Shopper
+from recsvc.tracking import EventIntake
 
 __all__ = ["RecommenderServicer", "SegmentsServicer"]
 
 
 class RecommenderServicer(rpb_grpc.RecommenderServicer):
     def __init__(
-        self, recommender: Recommender, answers: Answers[rpb.RecommendResponse]
+        self,
+        recommender: Recommender,
+        answers: Answers[rpb.RecommendResponse],
+        intake: EventIntake,
     ) -> None:
         self._recommender = recommender
         self._answers = answers
+        self._intake = intake
 
     async def Recommend(  # noqa: N802 - gRPC method name
         self, request: rpb.RecommendRequest, context: ServicerContext[Any, Any]
     ) -> rpb.RecommendResponse:
         return await self._answers.answer(
             request.SerializeToString(deterministic=True),
+            Shopper(request.user_id, request.session_id),
             lambda: convert.recommend_query(request),
             convert.recommend_response,
             context.time_remaining(),
         )
+
+    async def SimilarItems(  # noqa: N802
+        self, request: rpb.SimilarItemsRequest, context: ServicerContext[Any, Any]
+    ) -> rpb.RecommendResponse:
+        query = track_convert.similar_query(request)
+        result = await self._recommender.recommend(query, context.time_remaining())
+        observability.annotate(
+            source=result.source.value, generation=result.generation, items=len(result.items)
+        )
+        return convert.recommend_response(result)
+
+    async def Track(  # noqa: N802
+        self, request: rpb.TrackRequest, context: ServicerContext[Any, Any]
+    ) -> rpb.TrackResponse:
+        result = await self._intake.track(track_convert.track_events(request))
+        observability.annotate(items=len(result.outcomes))
+        return track_convert.track_response(result)
 
     async def Info(  # noqa: N802
         self, request: rpb.InfoRequest, context: ServicerContext[Any, Any]

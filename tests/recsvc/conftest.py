@@ -89,6 +89,7 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
             owned.append(cache)
         graph = build_graph(settings, store, cache)
         server, port = await build_server(settings, graph)
+        await graph.start()
         await server.start()
         settle_heap()  # as serve() does once started
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

@@ -20,6 +20,7 @@ from recsvc.errors import StoreUnavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.observability import CallRecord
 from recsvc.requests import recommend_request
+from recsvc.sessions import Shopper
 from recsvc.store.memory import InMemoryProfileStore
 from tests.recsvc import seed
 from tests.recsvc.conftest import StartServer
@@ -159,6 +160,8 @@ class ScriptedRecommender:
     generation: str | None = "g1"
     remembered: list[Source] = field(default_factory=list)
     queries: list[RecommendQuery] = field(default_factory=list)
+    # The shopper's recent events as stored (None: the session memory is unreadable).
+    session: bytes | None = b""
 
     async def recommend(self, query: RecommendQuery, budget_s: float | None) -> Recommendation:
         self.queries.append(query)
@@ -170,6 +173,9 @@ class ScriptedRecommender:
     def count_remembered(self, source: Source) -> None:
         self.remembered.append(source)
 
+    async def session_state(self, shopper: Shopper) -> bytes | None:
+        return self.session
+
 
 def remembering(recommender: ScriptedRecommender) -> RememberingAnswers[Rendered]:
     return RememberingAnswers(recommender, AnswerMemo(10, ttl_s=30))
@@ -180,7 +186,8 @@ async def ask(answers: Answers[Rendered], key: bytes = b"q") -> tuple[Rendered, 
     record = CallRecord()
     tokens = observability.bind("req", record)
     try:
-        return await answers.answer(key, lambda: RecommendQuery("u1"), render, 1.0), record
+        return await answers.answer(
+            key, Shopper("u1"), lambda: RecommendQuery("u1"), render, 1.0), record
     finally:
         observability.unbind(tokens)
 
@@ -234,3 +241,16 @@ async def test_without_a_memo_every_answer_is_computed() -> None:
     again, _ = await ask(answers)
     assert (first[0], again[0]) == ("store", "cache") and len(recommender.queries) == 2
     assert fields == {"source": "store", "generation": "g1", "items": 2}
+
+
+async def test_new_session_events_miss_the_memo_and_unreadable_ones_skip_it() -> None:
+    recommender = ScriptedRecommender([answer(Source.CACHE, complete=True) for _ in range(4)])
+    answers = remembering(recommender)
+    await ask(answers)
+    recommender.session = b"view\tp9\t1700000000000"  # the shopper just viewed p9
+    await ask(answers)
+    await ask(answers)  # the same events again: remembered
+    recommender.session = None  # Redis away: computed, not remembered
+    await ask(answers)
+    await ask(answers)
+    assert len(recommender.queries) == 4 and recommender.remembered == [Source.CACHE]

@@ -17,6 +17,7 @@ from recsvc.errors import InvalidRequest, NotFound, Unavailable
 from recsvc.models import RecommendQuery, SegmentQuery, Source
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService, decode_token, encode_token
+from recsvc.sessions.writers import NoSessions
 from recsvc.tracker import GenerationTracker
 from tests.recsvc import seed
 from tests.recsvc.stores import CountingStore
@@ -33,7 +34,7 @@ def build(store: CountingStore, refresh_s: float = 60.0) -> tuple[Recommender, S
                        fetch_timeout_s=1.0)
     tracker = GenerationTracker(store, refresh_s=refresh_s, timeout_s=1.0)
     _OPEN.extend((aside, tracker))
-    return (Recommender(store, aside, tracker, store_timeout_s=1.0),
+    return (Recommender(store, aside, tracker, NoSessions("t"), store_timeout_s=1.0),
             SegmentService(store, tracker, store_timeout_s=1.0))
 
 

@@ -1,0 +1,159 @@
+"""SessionMemory writers and open_sessions: RedisSessions (one Lua call per shopper, all
+in one round trip) and LocalSessions (the same rules over the in-process cache)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from recsvc.cache import Cache
+from recsvc.cache.memory import InProcessCache
+from recsvc.cache.redis import RedisCache
+from recsvc.errors import CacheUnavailable
+from recsvc.sessions.memory import Keys, Remember, SessionMemory
+
+if TYPE_CHECKING:
+    from recsvc.settings import Settings
+
+__all__ = ["LocalSessions", "NoSessions", "RedisSessions", "open_sessions"]
+
+# KEYS[1]: the shopper's value; KEYS[2..]: one "seen" key per event. ARGV[1]: events kept,
+# ARGV[2]: the value's TTL (ms), ARGV[3]: the seen keys' TTL (ms), ARGV[i + 2]: the line of
+# KEYS[i]'s event ("" when not kept). Returns 1 (new) or 0 (duplicate) per event.
+REMEMBER_LUA = """
+local fresh, add = {}, {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[3]) then
+    fresh[#fresh + 1] = 1
+    if ARGV[i + 2] ~= '' then table.insert(add, 1, ARGV[i + 2]) end
+  else
+    fresh[#fresh + 1] = 0
+  end
+end
+if #add > 0 then
+  local blob = table.concat(add, '\\n')
+  local current = redis.call('GET', KEYS[1])
+  if current and #current > 0 then blob = blob .. '\\n' .. current end
+  local kept, pos, limit = 0, 0, tonumber(ARGV[1])
+  while true do
+    local nl = string.find(blob, '\\n', pos + 1, true)
+    kept = kept + 1
+    if not nl then break end
+    if kept >= limit then blob = string.sub(blob, 1, nl - 1) break end
+    pos = nl
+  end
+  redis.call('SET', KEYS[1], blob, 'PX', ARGV[2])
+end
+return fresh
+"""
+
+
+def _by_owner(events: Sequence[Remember]) -> dict[tuple[str, str], list[int]]:
+    """Positions of ``events`` grouped by shopper key, in order."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, e in enumerate(events):
+        groups.setdefault((e.kind, e.owner), []).append(n)
+    return groups
+
+
+class _Limits:
+    def __init__(self, settings: Settings) -> None:
+        self.kept = settings.session_events
+        self.dedup_ttl_s = settings.dedup_ttl_s
+        self._ttl_s = {"u": settings.user_session_ttl_s, "s": settings.session_ttl_s}
+
+    def ttl_s(self, kind: str) -> float:
+        return self._ttl_s[kind]
+
+
+class RedisSessions:
+    """Shared by every replica: Track in one task counts on the next call to any task."""
+
+    name = "redis"
+
+    def __init__(self, cache: RedisCache, settings: Settings) -> None:
+        self._cache = cache
+        self._limits = _Limits(settings)
+        self.keys = Keys(settings.cache_prefix)
+
+    async def remember(self, events: Sequence[Remember]) -> list[bool]:
+        limits = self._limits
+        calls = []
+        groups = _by_owner(events)
+        for (kind, owner), positions in groups.items():
+            keys = [self.keys.value(kind, owner)]
+            args: list[object] = [limits.kept, _ms(limits.ttl_s(kind)), _ms(limits.dedup_ttl_s)]
+            for n in positions:
+                e = events[n]
+                keys.append(self.keys.seen(kind, owner, e.event_id))
+                args.append(e.recent.line() if e.recent is not None else b"")
+            calls.append((keys, args))
+        replies = await self._cache.run_script(REMEMBER_LUA, calls)
+        fresh = [False] * len(events)
+        for positions, reply in zip(groups.values(), replies, strict=True):
+            for n, flag in zip(positions, reply, strict=True):
+                fresh[n] = bool(flag)
+        return fresh
+
+
+class LocalSessions:
+    """One process's memory, in the in-process cache (so Recommend reads it the same way).
+    Nothing here suspends between reading and writing a value, so no lock is needed."""
+
+    name = "memory"
+
+    def __init__(self, cache: InProcessCache, settings: Settings) -> None:
+        self._cache = cache
+        self._limits = _Limits(settings)
+        self.keys = Keys(settings.cache_prefix)
+
+    async def remember(self, events: Sequence[Remember]) -> list[bool]:
+        limits = self._limits
+        fresh = [False] * len(events)
+        for (kind, owner), positions in _by_owner(events).items():
+            seen_keys = [self.keys.seen(kind, owner, events[n].event_id) for n in positions]
+            seen = self._cache.get_now(seen_keys)
+            added: list[bytes] = []
+            for n, key in zip(positions, seen_keys, strict=True):
+                if key in seen:
+                    continue
+                fresh[n] = True
+                self._cache.set_now(key, b"1", limits.dedup_ttl_s)
+                seen[key] = b"1"  # the same id twice in one call: the second is a duplicate
+                recent = events[n].recent
+                if recent is not None:
+                    added.append(recent.line())
+            if added:
+                key = self.keys.value(kind, owner)
+                current = self._cache.get_now([key]).get(key)
+                lines = [*reversed(added), *(current.split(b"\n") if current else ())]
+                self._cache.set_now(key, b"\n".join(lines[: limits.kept]), limits.ttl_s(kind))
+        return fresh
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class NoSessions:
+    """No shared cache to hold sessions (caching off): Track cannot record, Recommend
+    reads nothing."""
+
+    name = "none"
+
+    def __init__(self, prefix: str) -> None:
+        self.keys = Keys(prefix)
+
+    async def remember(self, events: Sequence[Remember]) -> list[bool]:
+        raise CacheUnavailable("session memory is off (no cache configured)")
+
+
+def open_sessions(settings: Settings, cache: Cache) -> SessionMemory:
+    """The memory matching ``cache``: Redis holds it for every replica; the in-process
+    cache holds it for this process only (one replica, or a laptop)."""
+    if isinstance(cache, RedisCache):
+        return RedisSessions(cache, settings)
+    if isinstance(cache, InProcessCache):
+        return LocalSessions(cache, settings)
+    return NoSessions(settings.cache_prefix)
