@@ -31,9 +31,11 @@ class _Domain(Collector):
     exported when Prometheus scrapes."""
 
     def __init__(self, sources: dict[str, Callable[[], CounterDict[str]]],
-                 generation: Callable[[], str | None]) -> None:
+                 generation: Callable[[], str | None],
+                 gauges: dict[str, tuple[str, Callable[[], float]]]) -> None:
         self._sources = sources
         self._generation = generation
+        self._gauges = gauges
 
     def collect(self) -> Iterator[Any]:
         for component, read in self._sources.items():
@@ -51,6 +53,10 @@ class _Domain(Collector):
         )
         ratio.add_metric([], hits / lookups if lookups else 0.0)
         yield ratio
+        for name, (help_, read_gauge) in self._gauges.items():
+            gauge = GaugeMetricFamily(f"recsvc_{name}", help_)
+            gauge.add_metric([], float(read_gauge()))
+            yield gauge
         served = GaugeMetricFamily(
             "recsvc_generation_served", "1 for the generation being served", labels=["generation"]
         )
@@ -88,8 +94,10 @@ class Metrics:
         found[1][0] += seconds
 
     def add_domain(self, sources: dict[str, Callable[[], CounterDict[str]]],
-                   generation: Callable[[], str | None]) -> None:
-        self.registry.register(_Domain(sources, generation))
+                   generation: Callable[[], str | None],
+                   gauges: dict[str, tuple[str, Callable[[], float]]] | None = None) -> None:
+        """``sources``: counters by component; ``gauges``: name -> (help, read)."""
+        self.registry.register(_Domain(sources, generation, gauges or {}))
 
     def serve(self, host: str, port: int) -> int:
         """Serve /metrics over HTTP from a daemon thread; returns the bound port."""

@@ -112,6 +112,8 @@ def build_graph(
             **({"store": lambda: store_counters} if store_counters is not None else {}),
         },
         lambda: tracker.last_known.generation if tracker.last_known else None,
+        {"delivery_buffered": ("Track events waiting for (or in flight to) Firehose",
+                               lambda: sink.depth)},
     )
     return ServiceGraph(
         store=store,

@@ -8,10 +8,8 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -21,7 +19,7 @@ from loopback.waiting import wait_until
 from recsvc.delivery import EventSink, NullSink, open_sink
 from recsvc.delivery.firehose import MAX_BATCH_BYTES, MAX_RECORD_BYTES, FirehoseSink
 from recsvc.settings import Settings
-from tests.conftest import REGION, s3_client, unique
+from tests.recsvc.firehose import create_stream
 
 SINK_LOG = "recsvc.delivery.firehose"
 
@@ -44,40 +42,6 @@ def fast(settings: Settings, client: Any = None, **kw: Any) -> FirehoseSink:
 
 
 # -- a real delivery stream on moto -----------------------------------------------------
-
-
-@dataclass
-class Stream:
-    endpoint: str
-    bucket: str
-    name: str
-
-    def objects(self) -> list[list[bytes]]:
-        """The lines of every object Firehose wrote (one per PutRecordBatch), by key."""
-        s3 = s3_client(self.endpoint)
-        listed = s3.list_objects_v2(Bucket=self.bucket, Prefix="events/").get("Contents", [])
-        bodies = [s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()
-                  for o in sorted(listed, key=lambda o: o["Key"])]
-        return [body.splitlines(keepends=True) for body in bodies]
-
-
-def create_stream(endpoint: str) -> Stream:
-    bucket, name = unique("events"), unique("track")
-    s3_client(endpoint).create_bucket(Bucket=bucket)
-    # credentials: the test environment's (tests/conftest.py _isolate_env)
-    boto3.client("firehose", endpoint_url=endpoint, region_name=REGION).create_delivery_stream(
-        DeliveryStreamName=name,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-            "Prefix": "events/",
-            "ErrorOutputPrefix": "events-errors/",
-            "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
-            "CompressionFormat": "UNCOMPRESSED",
-        },
-    )
-    return Stream(endpoint, bucket, name)
 
 
 def accounted(sink: FirehoseSink) -> bool:

@@ -210,3 +210,20 @@ async def test_memory_keeps_the_newest_events_for_its_ttl(
             assert 0 < session_ttl <= 60_000 < user_ttl <= 3_600_000
     finally:
         await cache.aclose()
+
+
+async def test_metrics_count_events_by_type_and_outcome(
+    stub: rpb_grpc.RecommenderStub, running: Running
+) -> None:
+    from prometheus_client import generate_latest
+
+    session = unique("visitor")
+    e = event(unique("e"), rpb.ADD_TO_CART, VIEWED, session_id=session)
+    await track(stub, e, event(unique("e"), rpb.VIEW, session_id=session))
+    await track(stub, e)
+    text = generate_latest(running.graph.metrics.registry).decode()
+    assert 'recsvc_track_events_total{event="add_to_cart_accepted"} 1.0' in text
+    assert 'recsvc_track_events_total{event="add_to_cart_duplicate"} 1.0' in text
+    assert 'recsvc_track_events_total{event="view_rejected"} 1.0' in text
+    assert 'recsvc_delivery_events_total{event="offered"} 1.0' in text
+    assert "recsvc_delivery_buffered 0.0" in text
