@@ -15,6 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
+from recsvc.sessions.visibility import BUCKETS_S as VISIBLE_BUCKETS_S
+
 __all__ = ["Metrics"]
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,12 @@ class _Domain(Collector):
 
     def __init__(self, sources: dict[str, Callable[[], CounterDict[str]]],
                  generation: Callable[[], str | None],
-                 gauges: dict[str, tuple[str, Callable[[], float]]]) -> None:
+                 gauges: dict[str, tuple[str, Callable[[], float]]],
+                 visible: Callable[[], tuple[list[int], float] | None]) -> None:
         self._sources = sources
         self._generation = generation
         self._gauges = gauges
+        self._visible = visible
 
     def collect(self) -> Iterator[Any]:
         for component, read in self._sources.items():
@@ -57,6 +61,15 @@ class _Domain(Collector):
             gauge = GaugeMetricFamily(f"recsvc_{name}", help_)
             gauge.add_metric([], float(read_gauge()))
             yield gauge
+        visible = self._visible()
+        if visible is not None:
+            counts, total = visible
+            histogram = HistogramMetricFamily(
+                "recsvc_event_visible_seconds",
+                "from Track taking an event to the first answer (of this process) using it",
+            )
+            histogram.add_metric([], _cumulative(VISIBLE_BUCKETS_S, counts), sum_value=total)
+            yield histogram
         served = GaugeMetricFamily(
             "recsvc_generation_served", "1 for the generation being served", labels=["generation"]
         )
@@ -95,9 +108,12 @@ class Metrics:
 
     def add_domain(self, sources: dict[str, Callable[[], CounterDict[str]]],
                    generation: Callable[[], str | None],
-                   gauges: dict[str, tuple[str, Callable[[], float]]] | None = None) -> None:
-        """``sources``: counters by component; ``gauges``: name -> (help, read)."""
-        self.registry.register(_Domain(sources, generation, gauges or {}))
+                   gauges: dict[str, tuple[str, Callable[[], float]]] | None = None,
+                   visible: Callable[[], tuple[list[int], float] | None] = lambda: None,
+                   ) -> None:
+        """``sources``: counters by component; ``gauges``: name -> (help, read);
+        ``visible``: the event-to-visible histogram's (counts per bucket, sum)."""
+        self.registry.register(_Domain(sources, generation, gauges or {}, visible))
 
     def serve(self, host: str, port: int) -> int:
         """Serve /metrics over HTTP from a daemon thread; returns the bound port."""
@@ -129,10 +145,15 @@ class _Calls(Collector):
             "recsvc_request_seconds", "call latency by method", labels=["method"]
         )
         for method, (counts, total) in sorted(dict(self._m.latency).items()):
-            cumulative, buckets = 0, []
-            for bound, n in zip((*LATENCY_BUCKETS, float("inf")), list(counts), strict=True):
-                cumulative += n
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound),
-                                float(cumulative)))
-            latency.add_metric([method], buckets, sum_value=total[0])
+            latency.add_metric([method], _cumulative(LATENCY_BUCKETS, counts),
+                               sum_value=total[0])
         yield latency
+
+
+def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+    """Per-bucket counts (the last: above every bound) as Prometheus' cumulative buckets."""
+    cumulative, buckets = 0, []
+    for bound, n in zip((*bounds, float("inf")), list(counts), strict=True):
+        cumulative += n
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), float(cumulative)))
+    return buckets

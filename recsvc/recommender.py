@@ -17,6 +17,7 @@ from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.ranking import Boost
 from recsvc.sessions import SessionMemory, Shopper, decode_recent
+from recsvc.sessions.visibility import Visibility
 from recsvc.store.base import ProfileStore
 from recsvc.tracker import GenerationTracker
 
@@ -69,6 +70,7 @@ class Recommender:
         self._fallback_generation = ""
         self._loading: tuple[str, asyncio.Task[None]] | None = None
         self.counters: Counter[str] = Counter()
+        self.visibility = Visibility()
         # id(recommendations) -> (that tuple, its ranking without context). The tuple is
         # held, so its id cannot be reused while the entry exists.
         self._ranked: dict[int, tuple[Sequence[ScoredItem], list[ScoredItem]]] = {}
@@ -169,6 +171,8 @@ class Recommender:
                 else self._optional(codec.POPULAR, gen, [category], self._popular(gen), degraded),
             )
         recent = decode_recent(*(raw.get(k) for k in session_keys)) if raw else ()
+        if recent:
+            self.visibility.used(recent)
         session = session_ranking.signals(recent)
         more = [p for p, _, _ in session.products if p not in neighbours]
         if more:

@@ -4,6 +4,7 @@ event_id) and hand them to the nightly job's delivery; one outcome per event."""
 from __future__ import annotations
 
 import enum
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ class EventIntake:
         valid = [e for e in events if isinstance(e, EventRecord)]
         updated = True
         try:
-            fresh = await self._sessions.remember([_remember(e) for e in valid])
+            now_ms = int(time.time() * 1000)
+            fresh = await self._sessions.remember([_remember(e, now_ms) for e in valid])
         except CacheUnavailable:
             self.counters["session_write_errors"] += 1
             fresh, updated = [True] * len(valid), False
@@ -73,9 +75,10 @@ class EventIntake:
         return TrackResult(tuple(outcomes), updated)
 
 
-def _remember(e: EventRecord) -> Remember:
+def _remember(e: EventRecord, now_ms: int) -> Remember:
     """Signed-in shoppers' events are kept under the user (they follow them across
     devices), anonymous ones under the session."""
     kind, owner = ("u", e.user_id) if e.user_id else ("s", e.session_id)
-    recent = Recent(e.event_type, e.product_id, e.ts) if remembered(e.event_type) else None
+    recent = (Recent(e.event_type, e.product_id, e.ts, now_ms)
+              if remembered(e.event_type) else None)
     return Remember(kind, owner, e.event_id, recent)

@@ -114,6 +114,7 @@ def build_graph(
         lambda: tracker.last_known.generation if tracker.last_known else None,
         {"delivery_buffered": ("Track events waiting for (or in flight to) Firehose",
                                lambda: sink.depth)},
+        lambda: (recommender.visibility.counts, recommender.visibility.total_s),
     )
     return ServiceGraph(
         store=store,

@@ -1,10 +1,10 @@
 """What the session memory holds and how it is keyed; the SessionMemory protocol.
 
-A shopper's recent events are one cache value (newest first, one ``type<TAB>product<TAB>ts``
-line per event), so Recommend reads them with the profile in the same MGET. Writers
-(Redis: one Lua call per shopper; in-process: the same rules in Python) prepend, trim to
-the bound, set the TTL, and remember each event_id for dedup_ttl: a retried event changes
-nothing.
+A shopper's recent events are one cache value (newest first, one
+``type<TAB>product<TAB>ts<TAB>received`` line per event), so Recommend reads them with the
+profile in the same MGET. Writers (Redis: one Lua call per shopper; in-process: the same
+rules in Python) prepend, trim to the bound, set the TTL, and remember each event_id for
+dedup_ttl: a retried event changes nothing.
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ def remembered(event_type: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Recent:
-    """One remembered event."""
+    """One remembered event: when it happened (the client's clock) and when the service
+    took it (for the event-to-visible latency)."""
 
     event_type: str
     product_id: str
     ts_ms: int
+    received_ms: int = 0
 
     def line(self) -> bytes:
-        return f"{self.event_type}\t{self.product_id}\t{self.ts_ms}".encode()
+        return (f"{self.event_type}\t{self.product_id}\t{self.ts_ms}\t{self.received_ms}"
+                .encode())
 
 
 def decode_recent(*values: bytes | None) -> tuple[Recent, ...]:
@@ -47,8 +50,8 @@ def decode_recent(*values: bytes | None) -> tuple[Recent, ...]:
             continue
         for line in value.decode(errors="replace").split("\n"):
             parts = line.split("\t")
-            if len(parts) == 3 and parts[2].isdigit():
-                out.append(Recent(parts[0], parts[1], int(parts[2])))
+            if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
+                out.append(Recent(parts[0], parts[1], int(parts[2]), int(parts[3])))
     if len(values) > 1:
         out = list(dict.fromkeys(out))  # an event written under both ids counts once
     out.sort(key=lambda r: -r.ts_ms)

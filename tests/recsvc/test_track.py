@@ -227,3 +227,6 @@ async def test_metrics_count_events_by_type_and_outcome(
     assert 'recsvc_track_events_total{event="view_rejected"} 1.0' in text
     assert 'recsvc_delivery_events_total{event="offered"} 1.0' in text
     assert "recsvc_delivery_buffered 0.0" in text
+    await stub.Recommend(rpb.RecommendRequest(session_id=session, k=5), timeout=5)
+    text = generate_latest(running.graph.metrics.registry).decode()
+    assert 'recsvc_event_visible_seconds_bucket{le="+Inf"} 1.0' in text  # counted once
