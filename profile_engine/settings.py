@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from profile_engine.compute.ranker import RankerParams
+from profile_engine.sources.files import ERROR_PREFIXES, error_prefixes
 
 
 class EngineSettings(BaseSettings):
@@ -18,7 +19,13 @@ class EngineSettings(BaseSettings):
 
     events: str = Field(
         "demo-data/events",
-        description="Event log root: local path or s3://bucket/prefix, Hive-partitioned by dt=.",
+        description="Event log root: local path or s3://bucket/prefix, Hive-partitioned by dt= "
+        "and/or written by Amazon Data Firehose (YYYY/MM/DD/HH/ objects, plain or gzip).",
+    )
+    events_error_prefixes: str = Field(
+        ",".join(ERROR_PREFIXES),
+        description="Comma-separated folder names below the event root that hold no events "
+        "(Firehose's error output, manifests): nothing under them is read. Empty: none.",
     )
     replica_url: str = Field(
         "sqlite:///demo-data/shop.db", description="SQLAlchemy URL of the replica tables."
@@ -115,6 +122,10 @@ class EngineSettings(BaseSettings):
         description="Largest relative NDCG@10 drop against the served generation that "
         "still publishes (0.1 = 10%).",
     )
+
+    @property
+    def error_prefixes(self) -> tuple[str, ...]:
+        return error_prefixes(self.events_error_prefixes)
 
     def ranker_params(self) -> RankerParams:
         return RankerParams(

@@ -5,17 +5,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Event type codes. Searches carry no product: counted, then dropped before the shuffle.
-VIEW, ADD_TO_CART, PURCHASE, SEARCH = 0, 1, 2, 3
+import clickstream
+
+# How much one interaction says about taste: a purchase is worth five views. Only the
+# clickstream's modelled types have a weight: the others are counted, then dropped before
+# the shuffle (sources/validation.py), so no frame of the job holds them.
+WEIGHTS: dict[str, float] = {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0}
+if set(WEIGHTS) != set(clickstream.MODELLED_TYPES):
+    raise RuntimeError(
+        f"event weights {sorted(WEIGHTS)} do not match the modelled event types "
+        f"{sorted(clickstream.MODELLED_TYPES)} of the clickstream contract"
+    )
+
+# Event type codes: every type of the clickstream contract. The modelled ones come first, in
+# the order of their weight: the largest code of a user's rows for a product is their
+# strongest interaction with it (profiles.user_items). The others follow in contract order.
 EVENT_TYPES: dict[str, int] = {
-    "view": VIEW,
-    "add_to_cart": ADD_TO_CART,
-    "purchase": PURCHASE,
-    "search": SEARCH,
+    name: code
+    for code, name in enumerate(
+        [
+            *sorted(clickstream.MODELLED_TYPES, key=WEIGHTS.__getitem__),
+            *(t for t in clickstream.EVENT_TYPES if t not in WEIGHTS),
+        ]
+    )
 }
 EVENT_NAMES: dict[int, str] = {v: k for k, v in EVENT_TYPES.items()}
-# How much one interaction says about taste: a purchase is worth five views.
-EVENT_WEIGHTS = np.array([1.0, 3.0, 5.0, 0.0])
+VIEW, ADD_TO_CART, PURCHASE = (EVENT_TYPES[t] for t in ("view", "add_to_cart", "purchase"))
+# The codes that enter the model, and those of the types about one product (product_id
+# required; the others, search and impression, carry a query or a list instead).
+MODELLED = np.array([EVENT_TYPES[t] for t in clickstream.MODELLED_TYPES], dtype=np.int8)
+PRODUCT_EVENTS = np.array([EVENT_TYPES[t] for t in clickstream.PRODUCT_TYPES], dtype=np.int8)
+# Weight by code (0 for the types that never reach a model).
+EVENT_WEIGHTS = np.array([WEIGHTS.get(name, 0.0) for name in EVENT_TYPES])
 
 # Where an interaction row came from: the clickstream or an order line of the replica.
 SRC_EVENT, SRC_ORDER = 0, 1

@@ -36,7 +36,8 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
     """EVALUATION.md step 1 on coded rows (one user-partition, purchases already resolved)."""
     purchase = df["etype"].to_numpy() == codes.PURCHASE
     bad = purchase & ((df["qty"].to_numpy() <= 0) | (df["price"].to_numpy() <= 0))
-    keep = ~bad & (df["pcode"].to_numpy() >= 0) & (df["etype"].to_numpy() != codes.SEARCH)
+    modelled = np.isin(df["etype"].to_numpy(), codes.MODELLED)
+    keep = ~bad & (df["pcode"].to_numpy() >= 0) & modelled
     return df.loc[keep, list(COLUMNS)].astype(COLUMNS)
 
 
@@ -50,7 +51,10 @@ def load(settings: EngineSettings, client: Client) -> Loaded:
     sources = []
     try:
         ev = event_source.read_events(
-            settings.events, catalog_ref, s3_endpoint_url=settings.s3_endpoint_url
+            settings.events,
+            catalog_ref,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            error_prefixes=settings.error_prefixes,
         )
         sources.append(ev.frame)
     except FileNotFoundError:

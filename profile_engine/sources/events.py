@@ -1,8 +1,11 @@
-"""Read clickstream logs (JSON Lines, plain or gzip, or Parquet; local or S3) into coded frames.
+"""Read clickstream logs (JSON Lines, plain or gzip, or Parquet; local or S3; dt= partitions or
+Firehose's YYYY/MM/DD/HH folders) into coded frames.
 
 Every line is validated; bad ones (malformed JSON, missing user or product, unparseable
 timestamp, unknown event type, non-numeric quantity/price) are counted per reason, optionally
-written to a quarantine prefix, and skipped: they never stop the run.
+written to a quarantine prefix, and skipped: they never stop the run. Valid events are
+counted per type; those the model does not learn from (search, impression, ...) and anonymous
+ones (a session without a user id) are counted and dropped here, before the shuffle.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dask.delayed import delayed
 
 from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
-from profile_engine.sources.files import list_files, storage_options
+from profile_engine.sources.files import ERROR_PREFIXES, list_files, storage_options
 from profile_engine.sources.json_file import PARSE_CHUNK, parse_json_file
 from profile_engine.sources.parquet_file import parse_parquet
 from profile_engine.sources.parsed import ParseStats
@@ -50,6 +53,14 @@ class EventsRead:
         return self.stats.types
 
     @property
+    def anonymous(self) -> int:
+        return self.stats.anonymous
+
+    @property
+    def modelled(self) -> int:
+        return self.stats.modelled
+
+    @property
     def unknown_products(self) -> int:
         return self.stats.unknown_products
 
@@ -69,13 +80,15 @@ def read_events(
     s3_endpoint_url: str | None = None,
     quarantine: str | None = None,
     until: date | None = None,
+    error_prefixes: tuple[str, ...] = ERROR_PREFIXES,
 ) -> EventsRead:
     """Parse every event file (one task each), keep the parsed parts in cluster memory and
     return them as two dask frames plus the summed line counts. ``catalog`` may be a
-    scattered future of the Catalog."""
+    scattered future of the Catalog; folders named in ``error_prefixes`` are not read
+    (files.list_files)."""
     options = storage_options(root, s3_endpoint_url)
     q_options = storage_options(quarantine or "", s3_endpoint_url)
-    files = list_files(root, options, until)
+    files = list_files(root, options, until, skip=error_prefixes)
     # One task per file: gzip cannot be split, and writers already cut parts.
     tasks = [
         delayed(parse_json_file, pure=True, nout=3)(

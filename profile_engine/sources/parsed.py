@@ -28,7 +28,9 @@ class ParseStats:
     valid: int = 0
     bad: dict[str, int] = field(default_factory=dict)  # rejected lines per reason
     types: dict[str, int] = field(default_factory=dict)  # valid events per event type name
-    unknown_products: int = 0  # valid events naming a product the catalogue lacks
+    anonymous: int = 0  # valid events of a session without a user id: no profile to build
+    modelled: int = 0  # valid events the model learns from: the rows of the parsed frame
+    unknown_products: int = 0  # modelled events of users naming a product the catalogue lacks
     min_ts: int | None = None  # epoch ms of the valid events, None when there are none
     max_ts: int | None = None
 
@@ -40,6 +42,8 @@ class ParseStats:
             valid=self.valid + other.valid,
             bad={r: bad[r] for r in REASONS if bad[r]},
             types=dict(sorted(types.items())),
+            anonymous=self.anonymous + other.anonymous,
+            modelled=self.modelled + other.modelled,
             unknown_products=self.unknown_products + other.unknown_products,
             min_ts=_either(min, self.min_ts, other.min_ts),
             max_ts=_either(max, self.max_ts, other.max_ts),

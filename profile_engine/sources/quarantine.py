@@ -13,7 +13,8 @@ def write_rejected(
     root: str, source: str, rows: list[tuple[str, str]], options: dict[str, Any]
 ) -> None:
     """(reason, line) ``rows`` of input file ``source`` as JSON Lines under ``root``."""
-    name = re.sub(r"\.(jsonl|json|ndjson|parquet|pq)(\.gz)?$", "", source) + ".rejected.jsonl"
+    # Firehose's objects have no suffix, or only .gz.
+    name = re.sub(r"(\.(jsonl|json|ndjson|parquet|pq))?(\.gz)?$", "", source) + ".rejected.jsonl"
     fs, path = fsspec.core.url_to_fs(f"{root.rstrip('/')}/{name}", **options)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(path, "w") as f:

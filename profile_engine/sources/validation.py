@@ -216,11 +216,17 @@ def _event_types(values: Column) -> pd.Series:
 
 
 def validate(raw: pd.DataFrame | pa.Table, catalog: Catalog) -> tuple[ParsedPart, np.ndarray]:
-    """Valid events of ``raw`` as coded frames, and the reject reason of each row ("" if valid)."""
+    """Valid events of ``raw`` as coded frames, and the reject reason of each row ("" if valid).
+
+    Every valid event is counted by type; only the modelled types of identified users enter
+    the frames. Anonymous events (a session id but no user id) are valid and counted, but
+    build no profile; the other types (search, impression, ...) are counted and dropped.
+    """
     n = len(raw)
     user = _text(_text_field(raw, "user_id"))
     product = _text(_text_field(raw, "product_id"))
-    etype = _event_types(_text_field(raw, "event_type"))
+    session = _text(_text_field(raw, "session_id"))
+    etype = _event_types(_text_field(raw, "event_type")).to_numpy()
     ts = _parse_ts(_text_field(raw, "ts"))
     qty_raw, price_raw = _field(raw, "quantity"), _field(raw, "price")
     qty = pd.to_numeric(qty_raw, errors="coerce")
@@ -232,47 +238,52 @@ def validate(raw: pd.DataFrame | pa.Table, catalog: Catalog) -> tuple[ParsedPart
         | (qty > MAX_QUANTITY)
         | (price < 0)
     )
+    anonymous = _missing(user)
 
     reason = np.full(n, "", dtype=object)
     # Later assignments win: the most basic problem of a line is the one reported.
     reason[bad_number.to_numpy(bool)] = "bad_number"
     reason[np.isnan(ts)] = "bad_ts"
-    reason[_missing(product) & (etype != codes.SEARCH).to_numpy(bool)] = "missing_product_id"
-    reason[etype.isna().to_numpy(bool)] = "unknown_event_type"
-    reason[_missing(user)] = "missing_user_id"
+    reason[_missing(product) & np.isin(etype, codes.PRODUCT_EVENTS)] = "missing_product_id"
+    reason[np.isnan(etype)] = "unknown_event_type"
+    reason[anonymous & _missing(session)] = "missing_user_id"  # neither user nor session
     ok = reason == ""
 
-    etype_ok = etype[ok].astype("int8").to_numpy()
-    per_type = np.bincount(etype_ok, minlength=len(codes.EVENT_NAMES))
+    per_type = np.bincount(etype[ok].astype(np.int8), minlength=len(codes.EVENT_NAMES))
     types = {codes.EVENT_NAMES[e]: int(c) for e, c in enumerate(per_type) if c}
-    pcode = _product_codes(catalog, _rows(product, ok))
-    known = (pcode >= 0) | (etype_ok == codes.SEARCH)
-    keep = known & (etype_ok != codes.SEARCH)
-    users_ok = _rows(user, ok)
-    ts_ok = ts[ok].astype(np.int64)
-    session = _sessions(_rows(_text(_text_field(raw, "session_id")), ok), users_ok, ts_ok)
-    uid, users = _users(users_ok)
-    p = pcode[keep]
-    unit = price[ok].to_numpy()[keep]
-    unit = np.where(np.isnan(unit) & (p >= 0), catalog.price[np.maximum(p, 0)], unit)
+    identified = ok & ~anonymous
+    uid, users = _users(_rows(user, identified))
+    # The rows the model learns from: modelled types of identified users, known products.
+    candidate = identified & np.isin(etype, codes.MODELLED)
+    pcode = _product_codes(catalog, _rows(product, candidate))
+    keep = candidate.copy()
+    keep[candidate] = pcode >= 0
+    p = pcode[pcode >= 0]
+    unit = price.to_numpy()[keep]
+    unit = np.where(np.isnan(unit), catalog.price[p], unit)
+    ts_kept = ts[keep].astype(np.int64)
+    session_kept = _sessions(_rows(session, keep), _rows(user, keep), ts_kept)
     frame = pd.DataFrame(
         {
-            "uid": uid[keep],
+            "uid": uid[keep[identified]],
             "pcode": p,
-            "etype": etype_ok[keep],
-            "ts": ts_ok[keep],
-            "qty": qty[ok].fillna(1).to_numpy()[keep].astype(np.int32),
+            "etype": etype[keep].astype(np.int8),
+            "ts": ts_kept,
+            "qty": qty.fillna(1).to_numpy()[keep].astype(np.int32),
             "price": unit,
-            "okey": _keys(_rows(session, keep)),
+            "okey": _keys(session_kept),
             "src": np.zeros(int(keep.sum()), dtype=np.int8),
         }
     ).astype(codes.INTERACTION_DTYPES)
+    ts_ok = ts[ok]
     stats = ParseStats(
         lines=n,
         valid=int(ok.sum()),
         bad=dict(Counter(reason[~ok])),
         types=types,
-        unknown_products=int((~known).sum()),
+        anonymous=int((ok & anonymous).sum()),
+        modelled=len(frame),
+        unknown_products=int((pcode < 0).sum()),
         min_ts=int(ts_ok.min()) if len(ts_ok) else None,
         max_ts=int(ts_ok.max()) if len(ts_ok) else None,
     )

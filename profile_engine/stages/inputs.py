@@ -66,8 +66,15 @@ def read_events(
         s3_endpoint_url=settings.s3_endpoint_url,
         quarantine=settings.quarantine,
         until=until,
+        error_prefixes=settings.error_prefixes,
     )
-    report.inputs.update(event_files=ev.files, event_lines=ev.lines, events_valid=ev.valid)
+    report.inputs.update(
+        event_files=ev.files,
+        event_lines=ev.lines,
+        events_valid=ev.valid,
+        events_anonymous=ev.anonymous,
+        events_modelled=ev.modelled,
+    )
     report.events_by_type, report.bad_lines = ev.types, ev.bad
     if ev.unknown_products:
         report.warnings.append(
@@ -79,17 +86,19 @@ def read_events(
 
 
 def plan_replica_reads(job: Job, events: event_source.EventsRead) -> ReplicaReads:
-    """Cut the customers and order lines tables into key ranges; no events and no orders
-    leave nothing to profile."""
+    """Cut the customers and order lines tables into key ranges; no events to learn from
+    (none valid, or all anonymous, of types the model ignores or of unknown products) and no
+    orders leave nothing to profile."""
     settings, report = job.settings, job.report
     url, rows = settings.replica_url, settings.partition_rows
     customers = replica.read_table(url, "customers", replica.CUSTOMERS, rows)
     lines = replica.read_order_lines(url, rows)
     report.warnings += customers.warnings + lines.warnings
     report.inputs.update(customers=customers.rows, order_lines=lines.rows)
-    if events.valid == 0 and lines.frame is None:
+    if events.modelled == 0 and lines.frame is None:
         raise InputError(
-            f"no valid events under {settings.events} and no orders: nothing to profile"
+            f"no events to learn from under {settings.events} ({events.valid:,} valid) and no "
+            "orders: nothing to profile"
         )
     return ReplicaReads(customers, lines)
 

@@ -31,8 +31,8 @@ BAD_FILE = [
     ev(product_id="ZZ"),  # valid line, product unknown to the catalogue
     '{"ts": "2026-09-20T10:00:00Z", "user_id": ',  # truncated
     "[1, 2, 3]",  # JSON, not an object
-    ev(user_id=None),
-    ev(user_id="  "),
+    ev(user_id=None, session_id=None),  # anonymous needs a session
+    ev(user_id="  ", session_id=" "),
     ev(product_id=None),
     ev(ts="yesterday"),
     ev(ts=1_789_898_400),  # epoch seconds, not ms
@@ -124,8 +124,8 @@ def test_gzip_plain_and_parquet_hive_partitions(tmp_path: Path, catalog: Catalog
         ("dt=2026-09-21/part-0000.parquet", "parquet", date(2026, 9, 21)),
     ]
     read = events.read_events(str(tmp_path), catalog)
-    assert (read.files, read.lines, read.valid) == (3, 5, 3)
-    assert read.bad == {"malformed_json": 1, "missing_user_id": 1}
+    assert (read.files, read.lines, read.valid, read.anonymous) == (3, 5, 4, 1)
+    assert read.bad == {"malformed_json": 1}  # the parquet view of session s4 is anonymous
     frame = read.frame.compute().sort_values("ts")
     purchase = frame[frame["etype"] == codes.PURCHASE].iloc[0]
     assert purchase["qty"] == 2 and purchase["price"] == 30.0

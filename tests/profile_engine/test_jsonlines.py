@@ -166,7 +166,7 @@ def test_json_file_parsed_in_chunks_of_bytes_or_lines(
     newline: str, last: str, as_bytes: bool, tmp_path: Path, catalog: Catalog
 ) -> None:
     lines = [ev(ts=ISO_MS + i, user_id=f"u{i % 3}") for i in range(20)]
-    lines[5] = ev(user_id=None)
+    lines[5] = ev(user_id=None, session_id=None)  # neither user nor session: a reject
     lines[13] = ev(price=float("nan"))  # Arrow reads NaN too: its chunk goes line by line
     lines[17] = "{oops}"  # so does this one's
     path = tmp_path / "f.jsonl.gz"

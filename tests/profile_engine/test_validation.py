@@ -7,6 +7,8 @@ import json
 import pandas as pd
 import pyarrow as pa
 
+import clickstream
+from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
 from profile_engine.sources import validation
 from profile_engine.sources.parsed import ParseStats
@@ -21,12 +23,16 @@ def test_product_codes_in_arrow_are_the_catalogues(catalog: Catalog) -> None:
 
 
 def test_parse_stats_add_up_and_empty_adds_nothing() -> None:
-    a = ParseStats(lines=3, valid=2, bad={"bad_ts": 1}, types={"view": 2}, min_ts=5, max_ts=9)
+    a = ParseStats(
+        lines=3, valid=2, bad={"bad_ts": 1}, types={"view": 2}, modelled=2, min_ts=5, max_ts=9
+    )
     b = ParseStats(
         lines=4,
         valid=2,
         bad={"bad_ts": 1, "malformed_json": 1},
         types={"purchase": 1, "add_to_cart": 1},
+        anonymous=1,
+        modelled=0,
         unknown_products=1,
         min_ts=1,
         max_ts=7,
@@ -36,6 +42,8 @@ def test_parse_stats_add_up_and_empty_adds_nothing() -> None:
         valid=4,
         bad={"malformed_json": 1, "bad_ts": 2},
         types={"add_to_cart": 1, "purchase": 1, "view": 2},
+        anonymous=1,
+        modelled=2,
         unknown_products=1,
         min_ts=1,
         max_ts=9,
@@ -57,7 +65,63 @@ def test_stats_of_parts_add_up_to_the_whole(catalog: Catalog) -> None:
     lines[2], lines[7], lines[9] = ev(user_id=None), ev(product_id="ZZ"), ev(ts="never")
     raw = pd.DataFrame.from_records([json.loads(line) for line in lines])
     whole = validation.validate(raw, catalog)[0].stats
-    assert (whole.lines, whole.valid, whole.unknown_products) == (12, 10, 1)
+    # line 2 is anonymous (session s1, no user): valid, counted apart
+    assert (whole.lines, whole.valid, whole.unknown_products, whole.anonymous) == (12, 11, 1, 1)
     for cut in (1, 5, 11):
         parts = [validation.validate(rows, catalog)[0].stats for rows in (raw[:cut], raw[cut:])]
         assert sum(parts, ParseStats()) == whole
+
+
+def test_codes_follow_the_clickstream_contract() -> None:
+    assert sorted(codes.EVENT_TYPES) == sorted(clickstream.EVENT_TYPES)
+    assert sorted(codes.EVENT_NAMES) == list(range(len(clickstream.EVENT_TYPES)))
+    # the modelled types first, rising with their weight: max(etype) is the strongest
+    assert (codes.VIEW, codes.ADD_TO_CART, codes.PURCHASE) == (0, 1, 2)
+    assert sorted(codes.MODELLED.tolist()) == [0, 1, 2]
+    assert codes.EVENT_WEIGHTS.tolist() == [1.0, 3.0, 5.0] + [0.0] * 4
+    assert {codes.EVENT_NAMES[c] for c in codes.PRODUCT_EVENTS} == set(clickstream.PRODUCT_TYPES)
+
+
+def test_arrow_and_pandas_paths_agree_on_types_and_anonymous(catalog: Catalog) -> None:
+    lines = [
+        ev(ts=ISO_MS + i, event_type=t, user_id=u, session_id=s, product_id=p)
+        for i, (t, u, s, p) in enumerate(
+            [
+                ("view", "u1", "s1", "A"),
+                ("impression", "u1", "s1", None),
+                ("click", None, "s2", "B"),
+                ("view", None, "s2", "B"),
+                ("purchase", "u2", None, "C"),
+                ("remove_from_cart", "u2", None, "C"),
+                ("search", None, None, None),
+                ("click", "u2", "s3", None),
+                ("add_to_cart", " ", " s4 ", "ZZ"),
+                ("add_to_cart", "u3", "s5", "ZZ"),
+            ]
+        )
+    ]
+    records = [json.loads(line) for line in lines]
+    table = pa.Table.from_pylist(records)
+    frame = pd.DataFrame.from_records(records).astype(object)  # the per-value path
+    (arrow, arrow_reason), (pandas, pandas_reason) = (
+        validation.validate(raw, catalog) for raw in (table, frame)
+    )
+    assert (
+        arrow_reason.tolist()
+        == pandas_reason.tolist()
+        == ["", "", "", "", "", "", "missing_user_id", "missing_product_id", "", ""]
+    )
+    assert arrow.stats == pandas.stats
+    stats = arrow.stats
+    assert (stats.valid, stats.anonymous, stats.unknown_products, stats.modelled) == (8, 3, 1, 2)
+    assert arrow.stats.types == {
+        "add_to_cart": 2,
+        "click": 1,
+        "impression": 1,
+        "purchase": 1,
+        "remove_from_cart": 1,
+        "view": 2,
+    }
+    pd.testing.assert_frame_equal(arrow.frame, pandas.frame)
+    assert arrow.frame["etype"].tolist() == [codes.VIEW, codes.PURCHASE]
+    assert sorted(arrow.users["user_id"]) == sorted(pandas.users["user_id"]) == ["u1", "u2", "u3"]
