@@ -39,6 +39,7 @@ REGION = "us-east-1"
 TABLE = "recsvc-demo"
 BUCKET = "demo-shop"
 SERVING = health_pb2.HealthCheckResponse.SERVING
+STREAM = "recsvc-events"
 SOURCE = {rpb.SOURCE_CACHE: "CACHE", rpb.SOURCE_STORE: "STORE", rpb.SOURCE_FALLBACK: "FALLBACK",
           rpb.SOURCE_SESSION: "SESSION"}
 
@@ -235,6 +236,22 @@ def realtime(
           f"(the batch list was computed last night)")
 
 
+def next_night(target: str, env: dict[str, str]) -> None:
+    """The next run of the job reads what Track delivered through Firehose."""
+    with grpc.insecure_channel(target) as channel:
+        rec = rgrpc.RecommenderStub(channel)
+        before = rec.Info(rpb.InfoRequest(), timeout=5)
+        time.sleep(1.5)  # the service flushes its Firehose buffer every second
+        say("The next run of the job: Track's events arrive through Firehose")
+        run([str(BIN / "profile-engine"), "run"], env)
+        poll_for(lambda: rec.Info(rpb.InfoRequest(), timeout=5).generation != before.generation,
+                 30, "the service to serve the new generation")
+        after = rec.Info(rpb.InfoRequest(), timeout=5)
+    for name in ("input_events_valid", "input_events_anonymous"):
+        was, now = before.counts.get(name, 0), after.counts.get(name, 0)
+        print(f"  {name:<24} {was:>8} -> {now:>8}  (+{now - was})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -266,7 +283,19 @@ def main() -> None:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.TTL_ATTRIBUTE},
         )
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
-        print(f"table {TABLE}, bucket s3://{BUCKET}")
+        # Track's events go to the nightly job's input through Firehose (as deploy/ sets up).
+        boto3.client("firehose", endpoint_url=endpoint, region_name=REGION).create_delivery_stream(
+            DeliveryStreamName=STREAM,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
+                "BucketARN": f"arn:aws:s3:::{BUCKET}",
+                "Prefix": "events/firehose/",
+                "CompressionFormat": "UNCOMPRESSED",
+            },
+        )
+        print(f"table {TABLE}, bucket s3://{BUCKET}, Firehose stream {STREAM} -> "
+              f"s3://{BUCKET}/events/firehose/")
 
         replica_url = f"sqlite:///{workdir / 'shop.db'}"
         events = f"s3://{BUCKET}/events"
@@ -326,6 +355,9 @@ def main() -> None:
             "RECSVC_REDIS_URL": redis_url,
             "RECSVC_SEGMENT_TOKENS": token,
             "RECSVC_LOG_LEVEL": "WARNING",
+            "RECSVC_FIREHOSE_STREAM": STREAM,
+            "RECSVC_FIREHOSE_ENDPOINT_URL": endpoint,
+            "RECSVC_GENERATION_REFRESH_S": "0.5",
         }
         log = (workdir / "recsvc.log").open("wb")
         proc = subprocess.Popen(
@@ -351,6 +383,7 @@ def main() -> None:
         print(f"recsvc serving on {target}")
 
         calls(target, token, product_catalogue(replica_url))
+        next_night(target, env)
 
         if args.serve:
             say(f"recsvc is serving on {target}; Ctrl-C stops everything")
