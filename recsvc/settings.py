@@ -36,10 +36,16 @@ class Settings(BaseSettings):
         description="auto: uvloop when installed (10-25% more calls/s than asyncio's loop).",
     )
     max_request_bytes: int = Field(
-        64 * 1024,
+        256 * 1024,
         ge=1024,
         description="Largest request message accepted (RESOURCE_EXHAUSTED above it); the "
         "largest valid Recommend request is about 40 KB.",
+    )
+    max_track_bytes: int = Field(
+        128 * 1024,
+        ge=1024,
+        description="Largest Track call (INVALID_ARGUMENT above it: send fewer events per "
+        "call); keep it below max_request_bytes.",
     )
     max_metadata_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest request metadata (headers) accepted."

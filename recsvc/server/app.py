@@ -55,7 +55,8 @@ async def build_server(settings: Settings, graph: ServiceGraph) -> tuple[grpc.ai
         ],
     )
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
-        RecommenderServicer(graph.recommender, graph.answers, graph.intake), server
+        RecommenderServicer(graph.recommender, graph.answers, graph.intake,
+                            settings.max_track_bytes), server
     )
     segments_pb2_grpc.add_SegmentsServicer_to_server(
         SegmentsServicer(graph.segments, graph.exports), server

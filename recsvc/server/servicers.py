@@ -29,10 +29,12 @@ class RecommenderServicer(rpb_grpc.RecommenderServicer):
         recommender: Recommender,
         answers: Answers[rpb.RecommendResponse],
         intake: EventIntake,
+        max_track_bytes: int,
     ) -> None:
         self._recommender = recommender
         self._answers = answers
         self._intake = intake
+        self._max_track_bytes = max_track_bytes
 
     async def Recommend(  # noqa: N802 - gRPC method name
         self, request: rpb.RecommendRequest, context: ServicerContext[Any, Any]
@@ -58,7 +60,8 @@ class RecommenderServicer(rpb_grpc.RecommenderServicer):
     async def Track(  # noqa: N802
         self, request: rpb.TrackRequest, context: ServicerContext[Any, Any]
     ) -> rpb.TrackResponse:
-        result = await self._intake.track(track_convert.track_events(request))
+        events = track_convert.track_events(request, self._max_track_bytes)
+        result = await self._intake.track(events)
         observability.annotate(items=len(result.outcomes))
         return track_convert.track_response(result)
 

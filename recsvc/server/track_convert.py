@@ -85,8 +85,14 @@ def _event(e: rpb.Event, now_ms: int) -> EventRecord:
     )
 
 
-def track_events(request: rpb.TrackRequest) -> list[EventRecord | Rejected]:
+def track_events(request: rpb.TrackRequest, max_bytes: int) -> list[EventRecord | Rejected]:
     """Raises InvalidRequest for a bad envelope only; each bad event becomes a Rejected."""
+    size = request.ByteSize()
+    if size > max_bytes:
+        raise InvalidRequest(
+            "events", f"the call is {size} bytes, over the {max_bytes}-byte limit: send fewer "
+            "events per call"
+        )
     if not 1 <= len(request.events) <= MAX_EVENTS:
         raise InvalidRequest(
             "events", f"1..{MAX_EVENTS} events per call, got {len(request.events)}"

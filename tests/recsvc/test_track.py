@@ -140,11 +140,16 @@ async def test_each_bad_event_is_rejected_alone(stub: rpb_grpc.RecommenderStub) 
     assert {s.outcome for s in searched.statuses} == {rpb.EventStatus.ACCEPTED}
 
 
-@pytest.mark.parametrize("count", [0, 101])
+@pytest.mark.parametrize("count", [0, 101, "oversized"])
 async def test_a_bad_envelope_fails_the_call(
-    stub: rpb_grpc.RecommenderStub, count: int
+    stub: rpb_grpc.RecommenderStub, count: int | str
 ) -> None:
-    events = [event(unique("e"), rpb.VIEW, VIEWED, session_id="s") for _ in range(count)]
+    if count == "oversized":  # 100 impressions of 12 long ids: ~160 KB
+        shown = [f"P{n:0127d}" for n in range(12)]
+        events = [event(unique("e"), rpb.IMPRESSION, session_id="s", shown_product_ids=shown)
+                  for _ in range(100)]
+    else:
+        events = [event(unique("e"), rpb.VIEW, VIEWED, session_id="s") for _ in range(int(count))]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await track(stub, *events)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
