@@ -13,7 +13,7 @@ from loopback.ports import free_port, port_open
 from loopback.processes import Proc
 from loopback.waiting import poll_for
 
-__all__ = ["dynalite_bin", "dynalite_server", "moto_server"]
+__all__ = ["create_delivery_stream", "dynalite_bin", "dynalite_server", "moto_server"]
 
 
 @contextmanager
@@ -75,3 +75,22 @@ def dynalite_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.stop()
+
+
+def create_delivery_stream(endpoint: str, name: str, bucket: str, prefix: str) -> None:
+    """A DirectPut Firehose stream on moto delivering to s3://bucket/prefix (moto writes
+    one uncompressed object per PutRecordBatch under prefix/YYYY/MM/DD/HH/)."""
+    import boto3
+
+    boto3.client("firehose", endpoint_url=endpoint, region_name="us-east-1") \
+        .create_delivery_stream(
+            DeliveryStreamName=name,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "Prefix": prefix,
+                "ErrorOutputPrefix": "errors/",
+                "CompressionFormat": "UNCOMPRESSED",
+            },
+        )

@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from generation import layout
-from loopback.aws import moto_server
+from loopback.aws import create_delivery_stream, moto_server
 from loopback.ports import free_port
 from loopback.waiting import poll_for
 from recsvc.api.v1 import recommender_pb2 as rpb
@@ -191,16 +191,7 @@ def main() -> None:
         )
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
         # Track's events go to the nightly job's input through Firehose (as deploy/ sets up).
-        boto3.client("firehose", endpoint_url=endpoint, region_name=REGION).create_delivery_stream(
-            DeliveryStreamName=STREAM,
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
-                "BucketARN": f"arn:aws:s3:::{BUCKET}",
-                "Prefix": "events/firehose/",
-                "CompressionFormat": "UNCOMPRESSED",
-            },
-        )
+        create_delivery_stream(endpoint, STREAM, BUCKET, "events/firehose/")
         print(f"table {TABLE}, bucket s3://{BUCKET}, Firehose stream {STREAM} -> "
               f"s3://{BUCKET}/events/firehose/")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import boto3
 import grpc
 
 from generation import layout, payloads
+from loopback.aws import create_delivery_stream
 from loopback.waiting import wait_until
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
@@ -18,7 +18,7 @@ from recsvc.server.app import build_server
 from recsvc.server.graph import build_graph
 from recsvc.settings import Settings
 from recsvc.store import open_store
-from tests.conftest import REGION, dynamodb_client, unique
+from tests.conftest import dynamodb_client, unique
 from tests.test_end_to_end import job_env, run_job
 
 KNOWN = 30  # view events of known customers
@@ -44,17 +44,7 @@ async def test_tracked_events_reach_the_next_run(
     )
     first = run_job(env)
     stream = unique("track")
-    boto3.client("firehose", endpoint_url=moto_endpoint, region_name=REGION) \
-        .create_delivery_stream(
-            DeliveryStreamName=stream,
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
-                "BucketARN": f"arn:aws:s3:::{s3_bucket}",
-                "Prefix": "events/firehose/",  # under the job's event root
-                "CompressionFormat": "UNCOMPRESSED",
-            },
-        )
+    create_delivery_stream(moto_endpoint, stream, s3_bucket, "events/firehose/")  # job input
     settings = Settings(
         host="127.0.0.1", port=0, table=moto_table, dynamodb_endpoint_url=moto_endpoint,
         cache="redis", redis_url=redis_url, cache_prefix=cache_prefix, store_timeout_s=5.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from generation import Manifest
 from recsvc.api.v1 import recommender_pb2 as rpb
@@ -24,6 +25,8 @@ __all__ = [
     "MAX_K",
     "checked_id",
     "checked_ids",
+    "checked_k",
+    "context_fields",
     "export_query",
     "export_response",
     "info_response",
@@ -69,23 +72,34 @@ def checked_ids(field: str, values: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def checked_k(k: int) -> int:
+    if not 0 <= k <= MAX_K:
+        raise InvalidRequest("k", f"must be 1..{MAX_K} (0 means {DEFAULT_K}), got {k}")
+    return k or DEFAULT_K
+
+
+def context_fields(ctx: rpb.RecommendContext) -> dict[str, Any]:
+    """The page context's fields of a RecommendQuery, checked."""
+    return {
+        "viewed_product_id": checked_id(
+            "context.viewed_product_id", ctx.viewed_product_id, required=False
+        ),
+        "cart_product_ids": checked_ids("context.cart_product_ids", ctx.cart_product_ids),
+        "category": checked_id("context.category", ctx.category, required=False),
+        "exclude_product_ids": checked_ids(
+            "context.exclude_product_ids", ctx.exclude_product_ids
+        ),
+    }
+
+
 def recommend_query(request: rpb.RecommendRequest) -> RecommendQuery:
-    k = request.k or DEFAULT_K
-    if not 1 <= k <= MAX_K:
-        raise InvalidRequest("k", f"must be 1..{MAX_K} (0 means {DEFAULT_K}), got {request.k}")
-    ctx = request.context
     session = checked_id("session_id", request.session_id, required=False)
     return RecommendQuery(
         # Anonymous shoppers are known by their session alone.
         user_id=checked_id("user_id", request.user_id, required=not session),
         session_id=session,
-        k=k,
-        viewed_product_id=checked_id(
-            "context.viewed_product_id", ctx.viewed_product_id, required=False
-        ),
-        cart_product_ids=checked_ids("context.cart_product_ids", ctx.cart_product_ids),
-        category=checked_id("context.category", ctx.category, required=False),
-        exclude_product_ids=checked_ids("context.exclude_product_ids", ctx.exclude_product_ids),
+        k=checked_k(request.k),
+        **context_fields(request.context),
     )
 
 

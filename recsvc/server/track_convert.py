@@ -10,7 +10,13 @@ from clickstream import PRODUCT_TYPES, EventRecord
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.errors import InvalidRequest
 from recsvc.models import RecommendQuery
-from recsvc.server.convert import DEFAULT_K, MAX_ID_CHARS, MAX_K, checked_id, checked_ids
+from recsvc.server.convert import (
+    MAX_ID_CHARS,
+    checked_id,
+    checked_ids,
+    checked_k,
+    context_fields,
+)
 from recsvc.tracking import Outcome, Rejected, TrackResult
 
 __all__ = ["MAX_EVENTS", "similar_query", "track_events", "track_response"]
@@ -121,22 +127,13 @@ def track_response(result: TrackResult) -> rpb.TrackResponse:
 
 def similar_query(request: rpb.SimilarItemsRequest) -> RecommendQuery:
     """A SimilarItems request as the query Recommend's rules run on."""
-    k = request.k or DEFAULT_K
-    if not 1 <= k <= MAX_K:
-        raise InvalidRequest("k", f"must be 1..{MAX_K} (0 means {DEFAULT_K}), got {request.k}")
     products = checked_ids("product_ids", request.product_ids)
     if not products:
         raise InvalidRequest("product_ids", "at least one product id is required")
-    ctx = request.context
     return RecommendQuery(
         user_id=checked_id("user_id", request.user_id, required=False),
         session_id=checked_id("session_id", request.session_id, required=False),
-        k=k,
+        k=checked_k(request.k),
         similar_to=products,
-        viewed_product_id=checked_id(
-            "context.viewed_product_id", ctx.viewed_product_id, required=False
-        ),
-        cart_product_ids=checked_ids("context.cart_product_ids", ctx.cart_product_ids),
-        category=checked_id("context.category", ctx.category, required=False),
-        exclude_product_ids=checked_ids("context.exclude_product_ids", ctx.exclude_product_ids),
+        **context_fields(request.context),
     )

@@ -13,6 +13,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from loopback.aws import create_delivery_stream
 from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
 from profile_engine.sources import events
@@ -175,16 +176,7 @@ def test_what_moto_firehose_delivers_is_read(
     # Firehose itself (moto's, DirectPut to S3) names the objects: the layout is its own.
     stream = unique("events")
     firehose = boto3.client("firehose", endpoint_url=moto_endpoint, region_name=REGION)
-    firehose.create_delivery_stream(
-        DeliveryStreamName=stream,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
-            "BucketARN": f"arn:aws:s3:::{s3_bucket}",
-            "Prefix": "events/",
-            "CompressionFormat": "UNCOMPRESSED",
-        },
-    )
+    create_delivery_stream(moto_endpoint, stream, s3_bucket, "events/")
     records = [record(1), record(2, user_id="", session_id="anon"), record(3, user_id="u2")]
     firehose.put_record_batch(
         DeliveryStreamName=stream, Records=[{"Data": r.to_json_line()} for r in records]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import boto3
-
-from tests.conftest import REGION, s3_client, unique
+from loopback.aws import create_delivery_stream
+from tests.conftest import s3_client, unique
 
 
 @dataclass
@@ -27,17 +26,5 @@ class Stream:
 def create_stream(endpoint: str) -> Stream:
     bucket, name = unique("events"), unique("track")
     s3_client(endpoint).create_bucket(Bucket=bucket)
-    # credentials: the test environment's (tests/conftest.py _isolate_env)
-    boto3.client("firehose", endpoint_url=endpoint, region_name=REGION).create_delivery_stream(
-        DeliveryStreamName=name,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose-delivery",
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-            "Prefix": "events/",
-            "ErrorOutputPrefix": "events-errors/",
-            "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
-            "CompressionFormat": "UNCOMPRESSED",
-        },
-    )
+    create_delivery_stream(endpoint, name, bucket, "events/")
     return Stream(endpoint, bucket, name)
