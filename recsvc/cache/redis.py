@@ -92,6 +92,11 @@ class RedisCache:
         except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis DEL failed: {type(exc).__name__}") from exc
 
+    @property
+    def cluster(self) -> bool:
+        """Cluster mode: a multi-key command must keep to one slot."""
+        return self._cluster
+
     async def run_script(
         self, lua: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
     ) -> list[Any]:

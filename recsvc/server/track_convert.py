@@ -48,7 +48,7 @@ class _Bad(Exception):
 def _text(field: str, value: str, limit: int = MAX_ID_CHARS) -> str:
     if len(value) > limit:
         raise _Bad(f"{field}: must be at most {limit} characters, got {len(value)}")
-    if any(c < " " for c in value):
+    if not value.isprintable():  # tabs and newlines would break the session lines
         raise _Bad(f"{field}: must not contain control characters")
     return value
 

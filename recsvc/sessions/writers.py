@@ -18,32 +18,42 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalSessions", "NoSessions", "RedisSessions", "open_sessions"]
 
-# KEYS[1]: the shopper's value; KEYS[2..]: one "seen" key per event. ARGV[1]: events kept,
-# ARGV[2]: the value's TTL (ms), ARGV[3]: the seen keys' TTL (ms), ARGV[i + 2]: the line of
-# KEYS[i]'s event ("" when not kept). Returns 1 (new) or 0 (duplicate) per event.
+# For each shopper (group) in turn, KEYS: their value, then one "seen" key per event.
+# ARGV[1]: events kept, ARGV[2]: the seen keys' TTL (ms), ARGV[3]: the number of groups;
+# then per group: the value's TTL (ms), its event count, and one line per event ("" when
+# not kept). Returns 1 (new) or 0 (duplicate) per event, in order. One call carries every
+# shopper of a Track call on a single Redis; in cluster mode, one call per shopper (its
+# keys share a hash tag, so a slot).
 REMEMBER_LUA = """
-local fresh, add = {}, {}
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[3]) then
-    fresh[#fresh + 1] = 1
-    if ARGV[i + 2] ~= '' then table.insert(add, 1, ARGV[i + 2]) end
-  else
-    fresh[#fresh + 1] = 0
+local limit, dedup, groups = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local k, a, fresh = 1, 4, {}
+for _ = 1, groups do
+  local value_key, ttl, n = KEYS[k], ARGV[a], tonumber(ARGV[a + 1])
+  k, a = k + 1, a + 2
+  local add = {}
+  for _ = 1, n do
+    if redis.call('SET', KEYS[k], '1', 'NX', 'PX', dedup) then
+      fresh[#fresh + 1] = 1
+      if ARGV[a] ~= '' then table.insert(add, 1, ARGV[a]) end
+    else
+      fresh[#fresh + 1] = 0
+    end
+    k, a = k + 1, a + 1
   end
-end
-if #add > 0 then
-  local blob = table.concat(add, '\\n')
-  local current = redis.call('GET', KEYS[1])
-  if current and #current > 0 then blob = blob .. '\\n' .. current end
-  local kept, pos, limit = 0, 0, tonumber(ARGV[1])
-  while true do
-    local nl = string.find(blob, '\\n', pos + 1, true)
-    kept = kept + 1
-    if not nl then break end
-    if kept >= limit then blob = string.sub(blob, 1, nl - 1) break end
-    pos = nl
+  if #add > 0 then
+    local blob = table.concat(add, '\\n')
+    local current = redis.call('GET', value_key)
+    if current and #current > 0 then blob = blob .. '\\n' .. current end
+    local kept, pos = 0, 0
+    while true do
+      local nl = string.find(blob, '\\n', pos + 1, true)
+      kept = kept + 1
+      if not nl then break end
+      if kept >= limit then blob = string.sub(blob, 1, nl - 1) break end
+      pos = nl
+    end
+    redis.call('SET', value_key, blob, 'PX', ttl)
   end
-  redis.call('SET', KEYS[1], blob, 'PX', ARGV[2])
 end
 return fresh
 """
@@ -79,21 +89,25 @@ class RedisSessions:
 
     async def remember(self, events: Sequence[Remember]) -> list[bool]:
         limits = self._limits
-        calls = []
         groups = _by_owner(events)
+        calls: list[tuple[list[str], list[object]]] = []
         for (kind, owner), positions in groups.items():
-            keys = [self.keys.value(kind, owner)]
-            args: list[object] = [limits.kept, _ms(limits.ttl_s(kind)), _ms(limits.dedup_ttl_s)]
+            if not calls or self._cache.cluster:
+                calls.append(([], [limits.kept, _ms(limits.dedup_ttl_s), 0]))
+            keys, args = calls[-1]
+            args[2] = int(str(args[2])) + 1
+            keys.append(self.keys.value(kind, owner))
+            args += [_ms(limits.ttl_s(kind)), len(positions)]
             for n in positions:
                 e = events[n]
                 keys.append(self.keys.seen(kind, owner, e.event_id))
                 args.append(e.recent.line() if e.recent is not None else b"")
-            calls.append((keys, args))
         replies = await self._cache.run_script(REMEMBER_LUA, calls)
+        flags = [flag for reply in replies for flag in reply]
         fresh = [False] * len(events)
-        for positions, reply in zip(groups.values(), replies, strict=True):
-            for n, flag in zip(positions, reply, strict=True):
-                fresh[n] = bool(flag)
+        order = [n for positions in groups.values() for n in positions]
+        for n, flag in zip(order, flags, strict=True):
+            fresh[n] = bool(flag)
         return fresh
 
 
