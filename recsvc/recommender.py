@@ -198,7 +198,7 @@ class Recommender:
         else:
             candidates = ranking.rerank(batch, viewed, cart, boosts)
         banned = ranking.banned_ids(q, profile.purchased if profile is not None else ())
-        banned |= session.bought | session.in_cart | set(q.similar_to)
+        banned |= session.bought | session.in_cart | session.seen | set(q.similar_to)
         items = await self._finish(gen, q, candidates, fill, banned, degraded)
         if profile is not None:
             source = Source.CACHE if found is not None and found.cached else Source.STORE

@@ -38,6 +38,8 @@ class SessionSignals:
     products: tuple[tuple[str, float, str], ...] = ()
     bought: frozenset[str] = frozenset()
     in_cart: frozenset[str] = frozenset()
+    # Viewed or clicked in the session: the shopper has just seen them; not recommended.
+    seen: frozenset[str] = frozenset()
 
 
 def signals(recent: Sequence[Recent]) -> SessionSignals:
@@ -71,7 +73,8 @@ def signals(recent: Sequence[Recent]) -> SessionSignals:
     total = sum(w for w, _ in best.values())
     scale = SESSION_BUDGET / total if total > SESSION_BUDGET else 1.0
     products = sorted(((p, w * scale, why) for p, (w, why) in best.items()), key=lambda x: -x[1])
-    return SessionSignals(tuple(products), frozenset(bought), frozenset(in_cart))
+    seen = frozenset(r.product_id for r in recent if r.event_type in ("view", "click"))
+    return SessionSignals(tuple(products), frozenset(bought), frozenset(in_cart), seen)
 
 
 def boosts(found: SessionSignals, neighbours: Mapping[str, Neighbours]) -> list[Boost]:

@@ -77,6 +77,7 @@ async def test_a_view_counts_on_the_next_call(
     related = [i for i in after.items if i.product_id in neighbours_of(published, VIEWED)]
     assert len(related) >= 3, (top(before), top(after))
     assert all(VIEWED in i.reason for i in related), [i.reason for i in related]
+    assert VIEWED not in top(after)  # just seen: not offered again
     assert after.recommendation_id and after.recommendation_id != before.recommendation_id
     assert not after.without_session
     if who == "anonymous":
