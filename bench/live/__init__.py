@@ -1,0 +1,1 @@
+"""bench/realtime.py's parts: shop-like Track traffic, load drivers, probes."""

@@ -1,0 +1,1 @@
+"""bench/session_replay.py's parts: the datasets cut in time, training, the replay, the report."""
