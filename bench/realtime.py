@@ -164,6 +164,9 @@ def figures(args: argparse.Namespace, cpu: CpuSampler, rec_max: dict[str, Any],
     track_row, echo_track_row = summarize("track", track_max), summarize("echo", echo_track)
     p99_idle, p99_busy = pct(idle["latencies"], 0.99), pct(busy["latencies"], 0.99)
     sampled = max(1, busy["sampled"])
+
+    def answered(m: dict[str, Any]) -> float:  # calls/s answered in time (open loop)
+        return round((len(m["latencies"]) - sum(m["codes"].values())) / args.seconds, 1)
     return {
         "event_to_visible_p50_s": finite(vis["p50_s"]),
         "event_to_visible_p99_s": finite(vis["p99_s"]),
@@ -176,9 +179,13 @@ def figures(args: argparse.Namespace, cpu: CpuSampler, rec_max: dict[str, Any],
         "recommend_p99_rise": round(p99_busy / p99_idle - 1, 3),
         "recommend_max_qps": max_row["qps"],
         "recommend_rate_offered": round(rate, 1),
-        "recommend_qps_idle": round(len(idle["latencies"]) / args.seconds, 1),
-        "recommend_qps_with_events": round(len(busy["latencies"]) / args.seconds, 1),
+        "recommend_qps_idle": answered(idle),
+        "recommend_qps_with_events": answered(busy),
         "recommend_errors": {"idle": dict(idle["codes"]), "with_events": dict(busy["codes"])},
+        "recommend_failed_share": {
+            "idle": round(sum(idle["codes"].values()) / max(1, len(idle["latencies"])), 4),
+            "with_events": round(sum(busy["codes"].values()) / max(1, len(busy["latencies"])),
+                                 4)},
         "recommend_sources_with_events": dict(busy["sources"]),
         "recommend_without_session_share": round(busy["without_session"] / sampled, 4),
         "client_send_lag_p99_ms": {"idle": round(pct(idle["lag"], 0.99, 0.0) * 1e3, 3),

@@ -4,7 +4,9 @@ fixed rate of batches, closed-loop Track, and the event-to-visible probes (probe
 
 Open-loop latencies are measured from when each call was *due*, not when it went out, so
 a stalled client or server is not hidden by the calls it failed to send (no coordinated
-omission); ``lag`` says how late the client itself sent (its own saturation).
+omission); a call that fails (past its 5 s deadline, say) counts with the time it took to
+fail, so percentiles are not computed over the survivors only; ``lag`` says how late the
+client itself sent (its own saturation).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ async def _recommend_open(job: Job, t0: float) -> dict[str, Any]:
             try:
                 answer = await call(payload, timeout=5)
             except grpc.aio.AioRpcError as exc:
-                out["codes"][exc.code().name] += 1
+                if due >= record_from:  # a failed call counts, as late as it failed
+                    out["codes"][exc.code().name] += 1
+                    out["latencies"].append(time.perf_counter() - due)
                 return
             if due >= record_from:
                 out["latencies"].append(time.perf_counter() - due)
@@ -146,7 +150,9 @@ async def _track_open(job: Job, t0: float) -> dict[str, Any]:
             try:
                 answer = await call(payload, timeout=5)
             except grpc.aio.AioRpcError as exc:
-                out["codes"][exc.code().name] += 1
+                if due >= record_from:  # a failed call counts, as late as it failed
+                    out["codes"][exc.code().name] += 1
+                    out["latencies"].append(time.perf_counter() - due)
                 return
             if due >= record_from:
                 out["latencies"].append(time.perf_counter() - due)

@@ -45,7 +45,7 @@ async def probe(job: Job, t0: float) -> dict[str, Any]:
             response_deserializer=rpb.TrackResponse.FromString)
 
         async def once(n: int, loop: int) -> None:
-            if n % 2 == 0 and known:
+            if (n + loop) % 2 == 0 and known:  # both kinds from the first probes on
                 kind, shopper = "known", {"user_id": known.pop()}
             else:
                 kind, shopper = "anonymous", {"session_id": f"{job.tag}-l{loop}-{n}"}

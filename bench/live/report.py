@@ -42,6 +42,10 @@ def _ms(seconds: float | None) -> str:
         "never")
 
 
+def _kind(vis: dict[str, Any], kind: str) -> str:
+    return _ms(vis[f"p99_s_{kind}"]) if vis[f"count_{kind}"] else "no probes"
+
+
 def print_table(f: dict[str, Any]) -> None:
     """The figures a person reads, each beside its target."""
     rise = f["recommend_p99_rise"]
@@ -55,11 +59,13 @@ def print_table(f: dict[str, Any]) -> None:
          f"{f['load_share']:.1f} x max", ""),
         ("Recommend p50 / p99, no events",
          f"{f['recommend_p50_ms_idle']:.2f} / {f['recommend_p99_ms_idle']:.2f} ms",
-         f"{f['recommend_qps_idle']:.0f} answered/s", ""),
+         f"{f['recommend_qps_idle']:.0f}/s answered, "
+         f"{f['recommend_failed_share']['idle']:.1%} failed", ""),
         ("Recommend p50 / p99, with events",
          f"{f['recommend_p50_ms_with_events']:.2f} / "
          f"{f['recommend_p99_ms_with_events']:.2f} ms",
-         f"{f['recommend_qps_with_events']:.0f} answered/s", ""),
+         f"{f['recommend_qps_with_events']:.0f}/s answered, "
+         f"{f['recommend_failed_share']['with_events']:.1%} failed", ""),
         ("Recommend p99 rise under events", f"{rise:+.0%}", "<= +10%",
          "yes" if rise <= 0.10 else "NO"),
         ("Track events sent (batches of 10)", f"{f['events_per_s_sent']:.0f} events/s",
@@ -68,8 +74,7 @@ def print_table(f: dict[str, Any]) -> None:
          f"{vis['probes']} probes, {vis['not_visible']} never", ""),
         ("event-to-visible p99", _ms(vis["p99_s"]), "<= 1 s",
          "yes" if vis["p99_s"] is not None and vis["p99_s"] <= 1.0 else "NO"),
-        ("  known / anonymous p99", f"{_ms(vis['p99_s_known'])} / "
-         f"{_ms(vis['p99_s_anonymous'])}",
+        ("  known / anonymous p99", f"{_kind(vis, 'known')} / {_kind(vis, 'anonymous')}",
          f"{vis['first_poll_share'] or 0:.0%} on the first poll", ""),
         ("Track max, one process", f"{f['track_events_per_s']:.0f} events/s",
          ">= 3000", "yes" if f["track_events_per_s"] >= 3000 else "NO"),
