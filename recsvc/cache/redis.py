@@ -100,22 +100,20 @@ class RedisCache:
     async def run_script(
         self, lua: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
     ) -> list[Any]:
-        """Run the Lua script ``lua`` once per (keys, args), in one round trip (EVALSHA,
-        loaded on first use). Each call's keys must share a cluster slot (a hash tag)."""
+        """Run the Lua script ``lua`` once per (keys, args), all at once: one EVALSHA each
+        (loaded on NOSCRIPT only; a pipeline would ask SCRIPT EXISTS first, every time).
+        Each call's keys must share a cluster slot (a hash tag)."""
         if not calls:
             return []
         script = self._scripts.get(lua)
         if script is None:
             script = self._scripts[lua] = self._client.register_script(lua)
         try:
-            if self._cluster:
-                # Calls of different shoppers live on different shards: one each, at once.
-                return list(await asyncio.gather(
-                    *(script(keys=list(k), args=list(a)) for k, a in calls)))
-            async with self._client.pipeline(transaction=False) as pipe:
-                for k, a in calls:
-                    await script(keys=list(k), args=list(a), client=pipe)
-                return list(await pipe.execute())
+            if len(calls) == 1:
+                keys, args = calls[0]
+                return [await script(keys=list(keys), args=list(args))]
+            return list(await asyncio.gather(
+                *(script(keys=list(k), args=list(a)) for k, a in calls)))
         except (RedisError, RedisClusterException, OSError) as exc:
             raise CacheUnavailable(f"redis script failed: {type(exc).__name__}") from exc
 
