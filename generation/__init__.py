@@ -16,6 +16,7 @@ Light imports only (protobuf and the standard library): both roles install it.
 from generation.data import GenerationData
 from generation.formats import FORMAT_VERSION, READABLE_FORMATS
 from generation.values import (
+    CatalogueFacts,
     Manifest,
     Neighbours,
     Pointer,
@@ -30,6 +31,7 @@ from generation.values import (
 __all__ = [
     "FORMAT_VERSION",
     "READABLE_FORMATS",
+    "CatalogueFacts",
     "GenerationData",
     "Manifest",
     "Neighbours",

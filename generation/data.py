@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generation.values import Manifest, Neighbours, PopularList, Profile, SegmentMember
+from generation.values import (
+    CatalogueFacts,
+    Manifest,
+    Neighbours,
+    PopularList,
+    Profile,
+    SegmentMember,
+)
 
 __all__ = ["GenerationData"]
 
@@ -21,3 +28,6 @@ class GenerationData:
     popular: Iterable[PopularList]
     # (segment name, member) pairs.
     segment_members: Iterable[tuple[str, SegmentMember]]
+    # Category and stock of every product of the catalogue. None: the writer publishes
+    # those of the products that have neighbours (the facts it writes with them).
+    catalogue: CatalogueFacts | None = None

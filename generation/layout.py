@@ -10,6 +10,7 @@ attribute-value format of the DynamoDB API, so boto3 and aioboto3 clients share 
     gen#<G>#user#<user_id>              profile          Profile
     gen#<G>#item#<product_id>           neighbours       Neighbours (+ ``facts``: ProductFacts)
     gen#<G>#popular                     cat#<category>   PopularList ("cat#" alone: overall)
+    gen#<G>#catalogue                   part#<NNNNN>     CataloguePart (all products' facts)
     gen#<G>#segment#<name>              user#<user_id>   SegmentMember (Query pages by sk)
 
 Payloads are protobuf bytes in the binary attribute ``data``. A neighbours item also
@@ -21,11 +22,13 @@ disappear on their own; the pointer never expires.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from generation import payloads
 from generation.formats import FORMAT_VERSION
 from generation.values import (
+    CatalogueFacts,
     Manifest,
     Neighbours,
     Pointer,
@@ -35,6 +38,7 @@ from generation.values import (
 )
 
 __all__ = [
+    "CATALOGUE_PARTS",
     "DATA",
     "FACTS",
     "FORMAT",
@@ -45,6 +49,8 @@ __all__ = [
     "PUBLISHED_AT",
     "SK",
     "TTL_ATTRIBUTE",
+    "catalogue_items",
+    "catalogue_query",
     "decode_pointer",
     "key",
     "key_of",
@@ -80,6 +86,10 @@ GENERATION = "generation"
 PUBLISHED_AT = "published_at"
 FORMAT = "format_version"
 
+# The manifest count that says how many catalogue parts the generation has.
+CATALOGUE_PARTS = "catalogue_parts"
+# A catalogue part's payload stays under this (DynamoDB's item limit is 400 KB).
+CATALOGUE_PART_BYTES = 256 * 1024
 POINTER_PK = "meta"
 POINTER_SK = "current"
 
@@ -148,6 +158,48 @@ def neighbours_item(generation: str, n: Neighbours, expires_at: int | None = Non
                  expires_at)
     item[FACTS] = {"B": payloads.encode_facts(n.facts)}
     return item
+
+
+def catalogue_pk(generation: str) -> str:
+    return f"gen#{generation}#catalogue"
+
+
+def catalogue_items(
+    generation: str, facts: CatalogueFacts, expires_at: int | None = None
+) -> Iterator[Item]:
+    """The catalogue's facts in parts of at most CATALOGUE_PART_BYTES, in product order."""
+    start, size, part = 0, 0, 0
+    ids = facts.product_ids
+    for n, pid in enumerate(ids):
+        # id bytes + its length prefix and tag, a code, a stock flag (upper bounds)
+        grown = size + len(pid.encode()) + 12
+        if grown > CATALOGUE_PART_BYTES - 8192 and n > start:  # room for category names
+            yield _catalogue_item(generation, facts, start, n, part, expires_at)
+            start, size, part = n, len(pid.encode()) + 12, part + 1
+        else:
+            size = grown
+    if len(ids) > start:
+        yield _catalogue_item(generation, facts, start, len(ids), part, expires_at)
+
+
+def _catalogue_item(generation: str, facts: CatalogueFacts, start: int, stop: int, part: int,
+                    expires_at: int | None) -> Item:
+    piece = CatalogueFacts(facts.categories, facts.product_ids[start:stop],
+                           facts.category_codes[start:stop], facts.in_stock[start:stop])
+    return _item(key(catalogue_pk(generation), f"part#{part:05d}"),
+                 payloads.encode_catalogue_part(piece), expires_at)
+
+
+def catalogue_query(table: str, generation: str) -> dict[str, Any]:
+    """Query arguments for every catalogue part of ``generation`` (add ExclusiveStartKey
+    for the next page)."""
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": PK, "#d": DATA},
+        "ExpressionAttributeValues": {":pk": {"S": catalogue_pk(generation)}},
+        "ProjectionExpression": "#d",
+    }
 
 
 def popular_item(generation: str, p: PopularList, expires_at: int | None = None) -> Item:

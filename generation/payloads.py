@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 
 from generation.v1 import payloads_pb2 as pb
 from generation.values import (
+    CatalogueFacts,
     Manifest,
     Neighbours,
     PopularList,
@@ -30,12 +31,14 @@ __all__ = [
     "MAX_PURCHASED",
     "MAX_RECENT",
     "MAX_RECOMMENDATIONS",
+    "decode_catalogue_part",
     "decode_facts",
     "decode_manifest",
     "decode_neighbours",
     "decode_popular",
     "decode_profile",
     "decode_segment_member",
+    "encode_catalogue_part",
     "encode_facts",
     "encode_manifest",
     "encode_neighbours",
@@ -102,6 +105,24 @@ def encode_facts(f: ProductFacts) -> bytes:
 def decode_facts(raw: bytes) -> ProductFacts:
     m = pb.ProductFacts.FromString(raw)
     return ProductFacts(m.category, m.in_stock)
+
+
+def encode_catalogue_part(part: CatalogueFacts) -> bytes:
+    """One part: only the categories its products use, codes renumbered to them."""
+    used = sorted(set(part.category_codes))
+    index = {code: n for n, code in enumerate(used)}
+    return _bytes(pb.CataloguePart(
+        categories=[part.categories[c] for c in used],
+        product_ids=part.product_ids,
+        category_codes=[index[c] for c in part.category_codes],
+        in_stock=part.in_stock,
+    ))
+
+
+def decode_catalogue_part(raw: bytes) -> CatalogueFacts:
+    """The part's arrays as the message holds them (no per-product objects)."""
+    m = pb.CataloguePart.FromString(raw)
+    return CatalogueFacts(tuple(m.categories), m.product_ids, m.category_codes, m.in_stock)
 
 
 def encode_neighbours(n: Neighbours) -> bytes:

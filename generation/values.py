@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generation.formats import FORMAT_VERSION
 
 __all__ = [
+    "CatalogueFacts",
     "Manifest",
     "Neighbours",
     "Pointer",
@@ -49,6 +51,20 @@ class ProductFacts:
 
     category: str
     in_stock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueFacts:
+    """Category and stock of many products as parallel sequences: product i is
+    (product_ids[i], categories[category_codes[i]], in_stock[i])."""
+
+    categories: tuple[str, ...]
+    product_ids: Sequence[str]
+    category_codes: Sequence[int]
+    in_stock: Sequence[bool]
+
+    def __len__(self) -> int:
+        return len(self.product_ids)
 
 
 @dataclass(frozen=True, slots=True)

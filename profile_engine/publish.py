@@ -11,12 +11,12 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from generation import FORMAT_VERSION, GenerationData, layout
+from generation import FORMAT_VERSION, CatalogueFacts, GenerationData, Neighbours, layout
 from profile_engine.errors import PublishError
 from profile_engine.served import ServedTable
 
@@ -128,6 +128,31 @@ def flip_pointer(
         ) from exc
 
 
+def _lazy(make: Callable[[], Iterable[layout.Item]]) -> Iterator[layout.Item]:
+    yield from make()
+
+
+class _FactsOf:
+    """Passes neighbour lists through, remembering each product's category and stock."""
+
+    def __init__(self, neighbours: Iterable[Neighbours]) -> None:
+        self._neighbours = neighbours
+        self._ids: list[str] = []
+        self._codes: list[int] = []
+        self._stock: list[bool] = []
+        self._categories: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[Neighbours]:
+        for n in self._neighbours:
+            self._ids.append(n.product_id)
+            self._codes.append(self._categories.setdefault(n.category, len(self._categories)))
+            self._stock.append(n.in_stock)
+            yield n
+
+    def collected(self) -> CatalogueFacts:
+        return CatalogueFacts(tuple(self._categories), self._ids, self._codes, self._stock)
+
+
 def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -> PublishReport:
     """Write the whole generation, then flip the pointer. Raises PublishError; on any
     error the pointer is untouched and the previous generation stays served."""
@@ -137,9 +162,14 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
     report.previous_generation = current_generation(client, table)
     expires_at = int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
 
+    facts = _FactsOf(data.neighbours) if data.catalogue is None else None
     sections: list[tuple[str, Iterable[layout.Item]]] = [
         ("profiles", (layout.profile_item(gen, p, expires_at) for p in data.profiles)),
-        ("neighbours", (layout.neighbours_item(gen, n, expires_at) for n in data.neighbours)),
+        ("neighbours", (layout.neighbours_item(gen, n, expires_at)
+                        for n in (facts or data.neighbours))),
+        # Lazily: without a catalogue, its facts are those the neighbours stream carried.
+        ("catalogue", _lazy(lambda: layout.catalogue_items(
+            gen, data.catalogue or facts.collected(), expires_at))),  # type: ignore[union-attr]
         ("popular", (layout.popular_item(gen, p, expires_at) for p in data.popular)),
         (
             "segment_members",
@@ -151,7 +181,9 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
             report.items[name] = write_items(client, table, items, report)
             log.info("published %d %s items of generation %s", report.items[name], name, gen)
         # The manifest goes last among the data: a manifest means the data is complete.
-        write_items(client, table, [layout.manifest_item(data.manifest, expires_at)], report)
+        manifest = replace(data.manifest, counts={
+            **data.manifest.counts, layout.CATALOGUE_PARTS: report.items["catalogue"]})
+        write_items(client, table, [layout.manifest_item(manifest, expires_at)], report)
     except PublishError:
         raise
     except Exception as exc:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from generation import Neighbours, ProductFacts, ScoredItem
 from recsvc.models import RecommendQuery
@@ -11,6 +12,7 @@ from recsvc.models import RecommendQuery
 __all__ = [
     "CART_WEIGHT",
     "Boost",
+    "Facts",
     "FACTS_WINDOW",
     "VIEWED_WEIGHT",
     "banned_ids",
@@ -35,6 +37,14 @@ def _normalised(items: Sequence[ScoredItem]) -> list[tuple[ScoredItem, float]]:
     if top <= 0:
         return [(i, 0.0) for i in items]
     return [(i, max(i.score, 0.0) / top) for i in items]
+
+
+class Facts(Protocol):
+    """Category and stock by product id: a dict of looked-up facts, or the in-process
+    catalogue (recsvc.catalogue)."""
+
+    def get(self, product_id: str, default: None = None, /) -> ProductFacts | None:
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +127,7 @@ def finalize(
     *,
     k: int,
     banned: Collection[str] = frozenset(),
-    facts: Mapping[str, ProductFacts] | None = None,
+    facts: Facts | None = None,
     category: str = "",
     fill_in_category: bool = False,
 ) -> tuple[ScoredItem, ...]:
@@ -127,7 +137,8 @@ def finalize(
     With ``category``, an item qualifies only if its facts say so; fill items also
     qualify without facts when ``fill_in_category`` (the fill list *is* that category's
     popular list). Fill scores are rescaled below the last ranked score."""
-    facts = facts or {}
+    if facts is None:
+        facts = {}
     out: list[ScoredItem] = []
     seen: set[str] = set()
 

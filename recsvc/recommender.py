@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TypeVar
 
-from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem
+from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem, layout
 from recsvc import ranking, session_ranking
 from recsvc.cache import codec
 from recsvc.cache.aside import CacheAside, Fetch
+from recsvc.catalogue import InProcessCatalogue
 from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.ranking import Boost
@@ -68,6 +69,9 @@ class Recommender:
         # serve when the store is gone. Refreshed on every generation change.
         self._fallback: dict[str, PopularList] = {}
         self._fallback_generation = ""
+        # Every product's category and stock, per generation (None until loaded, or for a
+        # generation published without catalogue parts: then facts are looked up per call).
+        self.catalogue: InProcessCatalogue | None = None
         self._loading: tuple[str, asyncio.Task[None]] | None = None
         self.counters: Counter[str] = Counter()
         self.visibility = Visibility()
@@ -226,6 +230,10 @@ class Recommender:
         fill in window order and stops at k, so when its k picks all lie inside the
         short window it never looked past it and the full window would give the same
         answer. Otherwise (category filters, many out of stock) look up the full one."""
+        catalogue = self.catalogue
+        if catalogue is not None and catalogue.generation == gen:
+            return ranking.finalize(candidates, fill, k=q.k, banned=banned, facts=catalogue,
+                                    category=q.category, fill_in_category=bool(q.category))
         limit = min(ranking.FACTS_WINDOW, 2 * q.k + SHORT_WINDOW_EXTRA)
         while True:
             window = ranking.facts_window(candidates, fill, banned, limit)
@@ -317,11 +325,15 @@ class Recommender:
         await asyncio.shield(self._loading[1])
 
     async def _load_fallback_lists(self, gen: str) -> None:
-        """Fetch every popular list of ``gen`` (overall and per category) into memory."""
+        """Fetch every popular list of ``gen`` (overall and per category) and its catalogue
+        facts into memory."""
         try:
             manifest = await self._tracker.manifest(gen)
             categories = ["", *(manifest.categories if manifest else ())]
-            fetched = await self._aside.get_many(codec.POPULAR, gen, categories, self._popular(gen))
+            fetched, parts = await asyncio.gather(
+                self._aside.get_many(codec.POPULAR, gen, categories, self._popular(gen)),
+                self._store.get_catalogue(gen),
+            )
         except StoreUnavailable as exc:
             log.warning("could not load the popular lists of %s: %s", gen, exc)
             return
@@ -329,6 +341,14 @@ class Recommender:
         if lists:
             self._fallback, self._fallback_generation = lists, gen
             log.info("fallback lists of %s loaded: %d categories", gen, len(lists) - 1)
+        expected = manifest.counts.get(layout.CATALOGUE_PARTS, 0) if manifest else 0
+        if parts and len(parts) == expected:
+            self.catalogue = InProcessCatalogue.from_parts(gen, parts)
+            log.info("catalogue of %s loaded: %d products, %.1f MB", gen,
+                     len(self.catalogue), self.catalogue.nbytes / 1e6)
+        elif expected:
+            log.warning("catalogue of %s incomplete (%d of %d parts): facts looked up per call",
+                        gen, len(parts), expected)
 
     def _from_fallback(self, q: RecommendQuery) -> Recommendation:
         if not self._fallback:

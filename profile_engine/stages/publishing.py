@@ -9,7 +9,7 @@ import dask.dataframe as dd
 import pandas as pd
 from dask.delayed import delayed
 
-from generation import GenerationData, Manifest, SegmentInfo
+from generation import CatalogueFacts, GenerationData, Manifest, SegmentInfo
 from profile_engine import partitions
 from profile_engine.compute import assemble, segment_rules
 from profile_engine.publish import new_generation_id, publish
@@ -65,6 +65,8 @@ def assemble_generation(
         neighbours=assemble.neighbour_lists(neighbours, catalog),
         popular=assemble.popular_lists(popular, catalog),
         segment_members=partitions.stream(client, member_tasks, ahead),
+        catalogue=CatalogueFacts(catalog.categories, catalog.ids.tolist(),
+                                 catalog.category_codes.tolist(), catalog.in_stock.tolist()),
     )
 
 

@@ -113,7 +113,12 @@ def build_graph(
         },
         lambda: tracker.last_known.generation if tracker.last_known else None,
         {"delivery_buffered": ("Track events waiting for (or in flight to) Firehose",
-                               lambda: sink.depth)},
+                               lambda: sink.depth),
+         "catalogue_products": ("products whose category and stock are held in memory",
+                                lambda: len(recommender.catalogue or ())),
+         "catalogue_bytes": ("memory of the in-process catalogue facts",
+                             lambda: recommender.catalogue.nbytes
+                             if recommender.catalogue else 0)},
         lambda: (recommender.visibility.counts, recommender.visibility.total_s),
     )
     return ServiceGraph(

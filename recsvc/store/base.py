@@ -54,6 +54,12 @@ class ProfileStore(Protocol):
         """PopularList payloads by category; the overall list is category ``""``."""
         ...
 
+    async def get_catalogue(self, generation: str) -> list[bytes]:
+        """CataloguePart payloads of ``generation`` in part order (every product's category
+        and stock); [] when it has none (written before parts existed). Read once per
+        generation: a few pages of up to 1 MB."""
+        ...
+
     def iter_segment_members(
         self,
         generation: str,

@@ -177,6 +177,20 @@ class DynamoProfileStore:
 
     # -- segment pages ------------------------------------------------------------------
 
+    async def get_catalogue(self, generation: str) -> list[bytes]:
+        query = layout.catalogue_query(self._table, generation)
+        parts: list[bytes] = []
+        start_key: dict[str, Any] | None = None
+        while True:
+            resp = await self._call(
+                self._client.query, **query,
+                **({"ExclusiveStartKey": start_key} if start_key else {}),
+            )
+            parts.extend(layout.payload(item) for item in resp.get("Items", []))
+            start_key = resp.get("LastEvaluatedKey")
+            if not start_key:
+                return parts
+
     async def iter_segment_members(
         self,
         generation: str,

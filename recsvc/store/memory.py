@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from generation import GenerationData, Manifest, Pointer, SegmentMember, payloads
+from generation import (
+    CatalogueFacts,
+    GenerationData,
+    Manifest,
+    Pointer,
+    SegmentMember,
+    layout,
+    payloads,
+)
 from recsvc.errors import StoreUnavailable
 
 __all__ = ["InMemoryProfileStore"]
@@ -22,6 +30,7 @@ class _Generation:
     neighbours: dict[str, bytes] = field(default_factory=dict)
     facts: dict[str, bytes] = field(default_factory=dict)
     popular: dict[str, bytes] = field(default_factory=dict)
+    catalogue: list[bytes] = field(default_factory=list)
     # segment -> (user ids, payloads), sorted by user id (what a Query by range key returns).
     segments: dict[str, tuple[list[str], list[bytes]]] = field(default_factory=dict)
 
@@ -37,11 +46,24 @@ class InMemoryProfileStore:
 
     def publish(self, data: GenerationData, *, flip: bool = True) -> None:
         manifest = data.manifest
-        gen = _Generation(payloads.encode_manifest(manifest))
+        gen = _Generation(b"")
         gen.profiles = {p.user_id: payloads.encode_profile(p) for p in data.profiles}
+        categories: dict[str, int] = {}
+        facts = CatalogueFacts((), [], [], [])
         for n in data.neighbours:
             gen.neighbours[n.product_id] = payloads.encode_neighbours(n)
             gen.facts[n.product_id] = payloads.encode_facts(n.facts)
+            facts.product_ids.append(n.product_id)  # type: ignore[attr-defined]
+            facts.category_codes.append(  # type: ignore[attr-defined]
+                categories.setdefault(n.category, len(categories)))
+            facts.in_stock.append(n.in_stock)  # type: ignore[attr-defined]
+        # As the batch job's writer does: the catalogue given, else the neighbours' facts.
+        facts = data.catalogue or replace(facts, categories=tuple(categories))
+        gen.catalogue = [layout.payload(i)
+                         for i in layout.catalogue_items(manifest.generation, facts)]
+        manifest = replace(manifest, counts={**manifest.counts,
+                                             layout.CATALOGUE_PARTS: len(gen.catalogue)})
+        gen.manifest = payloads.encode_manifest(manifest)
         gen.popular = {p.category: payloads.encode_popular(p) for p in data.popular}
         members: dict[str, list[SegmentMember]] = {}
         for segment, member in data.segment_members:
@@ -89,6 +111,10 @@ class InMemoryProfileStore:
     async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         gen = self._gen(generation)
         return _pick(gen.popular if gen else {}, categories)
+
+    async def get_catalogue(self, generation: str) -> list[bytes]:
+        gen = self._gen(generation)
+        return list(gen.catalogue) if gen else []
 
     async def iter_segment_members(
         self,

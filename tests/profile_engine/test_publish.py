@@ -67,7 +67,8 @@ def test_publish_writes_everything_then_flips(table):
     data = generation()
     report = pub.publish(client, name, data, ttl_days=1)
     gen = data.manifest.generation
-    assert report.items == {"profiles": 60, "neighbours": 1, "popular": 2, "segment_members": 30}
+    assert report.items == {"profiles": 60, "neighbours": 1, "catalogue": 1, "popular": 2,
+                            "segment_members": 30}
     assert report.previous_generation is None
     assert pub.current_generation(client, name) == gen
     item = client.get_item(TableName=name, Key=layout.profile_key(gen, "u59"))["Item"]
@@ -77,6 +78,7 @@ def test_publish_writes_everything_then_flips(table):
         client.get_item(TableName=name, Key=layout.manifest_key(gen))["Item"]
     ))
     assert manifest.segments[0].size == 30
+    assert manifest.counts["catalogue_parts"] == 1
 
 
 def test_failed_run_leaves_previous_generation_served(table):

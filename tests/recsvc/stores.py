@@ -51,6 +51,10 @@ class CountingStore:
         await self._enter("get_popular", categories)
         return await self.inner.get_popular(generation, categories)
 
+    async def get_catalogue(self, generation: str) -> list[bytes]:
+        await self._enter("get_catalogue")
+        return await self.inner.get_catalogue(generation)
+
     async def iter_segment_members(
         self, generation: str, segment: str, *, page_size: int, after_user_id: str | None = None
     ) -> AsyncGenerator[list[SegmentMember], None]:

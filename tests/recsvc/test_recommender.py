@@ -98,6 +98,34 @@ async def test_category_filter(store: CountingStore) -> None:
         assert result.items and {seed.category_of(p) for p in ids(result)} == {"shoes"}
 
 
+async def test_catalogue_in_memory_answers_facts_without_lookups(store: CountingStore) -> None:
+    rec, _ = build(store)
+    await rec.warm()
+    assert rec.catalogue is not None and rec.catalogue.generation == GEN
+    for user in ("u0003", "u0005", "stranger"):
+        result = await rec.recommend(RecommendQuery(user, k=8, category="shoes"), None)
+        assert result.items and {seed.category_of(p) for p in ids(result)} == {"shoes"}
+    assert store.calls["get_facts"] == 0
+
+
+async def test_an_incomplete_catalogue_is_not_used(store: CountingStore) -> None:
+    gen = store.inner._generations[GEN]  # a part lost: the manifest counts one more
+    gen.catalogue = gen.catalogue[:-1]
+    rec, _ = build(store)
+    await rec.warm()
+    assert rec.catalogue is None
+    with seed.memory_store(DATA) as whole:
+        held, _ = build(CountingStore(whole))
+        await held.warm()
+        for user in ("u0003", "u0005", "stranger"):
+            query = RecommendQuery(user, k=8, category="shoes")
+            result = await rec.recommend(query, None)
+            # Looked up per call, the facts give the answer the catalogue in memory gives.
+            assert result.items == (await held.recommend(query, None)).items
+            assert {seed.category_of(p) for p in ids(result)} == {"shoes"}
+    assert store.calls["get_facts"] >= 1
+
+
 async def test_viewed_product_neighbours_boost_the_ranking(store: CountingStore) -> None:
     rec, _ = build(store)
     plain = await rec.recommend(RecommendQuery("u0004", k=10), None)
@@ -167,7 +195,9 @@ async def test_a_generation_of_an_unknown_format_is_not_switched_to(
 
 async def test_info_reports_the_manifest(store: CountingStore) -> None:
     rec, _ = build(store)
-    assert await rec.info(None) == DATA.manifest
+    # The writer adds how many catalogue parts it wrote.
+    counts = {**DATA.manifest.counts, "catalogue_parts": 1}
+    assert await rec.info(None) == dataclasses.replace(DATA.manifest, counts=counts)
 
 
 async def test_nothing_published_is_unavailable() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from generation import FORMAT_VERSION, GenerationData, Pointer, ProductFacts, payloads
 from loopback.ports import free_port
+from recsvc.catalogue import InProcessCatalogue
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
 from recsvc.store import ProfileStore, open_store
@@ -73,7 +75,10 @@ async def test_pointer_follows_the_last_publish(store: ProfileStore) -> None:
 
 
 async def test_manifest_round_trips(store: ProfileStore) -> None:
-    assert await store.get_manifest(NEW.manifest.generation) == NEW.manifest
+    # The writer records how many catalogue parts it wrote (one for this small shop).
+    written = dataclasses.replace(NEW.manifest, counts={**NEW.manifest.counts,
+                                                        "catalogue_parts": 1})
+    assert await store.get_manifest(NEW.manifest.generation) == written
     assert await store.get_manifest("no-such-generation") is None
 
 
@@ -118,6 +123,17 @@ async def test_facts_are_the_neighbours_items_category_and_stock(store: ProfileS
     assert payloads.decode_facts(facts["P013"]) == ProductFacts(seed.category_of("P013"), False)
     assert payloads.decode_facts(facts["P002"]) == ProductFacts(seed.category_of("P002"), True)
     assert await store.get_facts(gen, []) == {}
+
+
+async def test_catalogue_parts_hold_every_products_facts(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    catalogue = InProcessCatalogue.from_parts(gen, await store.get_catalogue(gen))
+    # Generated without a catalogue: the writer published the neighbours' facts.
+    expected = {n.product_id: n.facts for n in NEW.neighbours}
+    assert len(catalogue) == len(expected) > 0
+    assert {p: catalogue.get(p) for p in expected} == expected
+    assert catalogue.get("P999") is None
+    assert await store.get_catalogue("no-such-generation") == []
 
 
 async def test_segment_pages_in_user_order_and_resume(store: ProfileStore) -> None:
