@@ -39,7 +39,7 @@ class Recommends(Protocol):
     def count_remembered(self, source: Source) -> None:
         ...
 
-    async def session_state(self, shopper: Shopper) -> bytes | None:
+    def known_session(self, shopper: Shopper) -> bytes | None:
         ...
 
 
@@ -143,22 +143,23 @@ class RememberingAnswers(Answers[R]):
     ) -> R:
         recommender = self._recommender
         # An answer also depends on the shopper's recent events, which any replica may
-        # have changed: they are part of the key. Unreadable (None): no memo this time.
-        state = await recommender.session_state(shopper)
-        if state is None:
-            return await super().answer(key, shopper, parse, render, budget_s)
-        if state:
-            key = b"%b\x00%b" % (key, state)
-        generation = recommender.generation_now()
-        found = self.memo.get(generation, key)
-        if found is not None:
-            recommender.count_remembered(found.source)
-            observability.annotate(
-                source=found.source.value, generation=generation, items=found.items
-            )
-            return found.response
+        # have changed: they are part of the key. Not known here without a round trip
+        # (None): the answer is computed, which reads them, and remembered under them.
+        state = recommender.known_session(shopper)
+        if state is not None:
+            generation = recommender.generation_now()
+            found = self.memo.get(generation, _keyed(key, state))
+            if found is not None:
+                recommender.count_remembered(found.source)
+                observability.annotate(
+                    source=found.source.value, generation=generation, items=found.items
+                )
+                return found.response
         result = await self._recommend(parse, budget_s)
         response = render(result)
+        if result.session_state is None:
+            return response
+        key = _keyed(key, result.session_state)
         if result.complete and result.generation == recommender.generation_now():
             if result.source == Source.STORE:
                 again = replace(result, source=Source.CACHE)
@@ -167,3 +168,7 @@ class RememberingAnswers(Answers[R]):
                 remembered = Remembered(response, result.source, len(result.items))
             self.memo.put(result.generation, key, remembered)
         return response
+
+
+def _keyed(key: bytes, state: bytes) -> bytes:
+    return b"%b\x00%b" % (key, state) if state else key

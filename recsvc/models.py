@@ -48,6 +48,9 @@ class Recommendation:
     without_session: bool = False
     # Names the answer for the impressions and clicks that will refer to it.
     recommendation_id: str = ""
+    # The shopper's stored events the answer used, as bytes (b"" when none); None when
+    # they could not be read. Part of what the answer depends on (the memo's key).
+    session_state: bytes | None = b""
 
 
 @dataclass(frozen=True, slots=True)

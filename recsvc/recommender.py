@@ -12,7 +12,7 @@ from typing import TypeVar
 from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem, layout
 from recsvc import ranking, session_ranking
 from recsvc.cache import codec
-from recsvc.cache.aside import CacheAside, Fetch
+from recsvc.cache.aside import CacheAside, Fetch, Fetched, Want
 from recsvc.catalogue import InProcessCatalogue
 from recsvc.errors import StoreUnavailable, Unavailable
 from recsvc.models import Recommendation, RecommendQuery, Source
@@ -106,15 +106,23 @@ class Recommender:
         return pointer.generation if pointer is not None else None
 
     async def session_state(self, shopper: Shopper) -> bytes | None:
-        """The shopper's stored recent events as they are (b"" when none), or None when
-        the memory cannot be read now: what an answer depends on besides the request."""
+        """The shopper's stored recent events read now (b"" when none), or None when the
+        memory cannot be read (for inspection; answers use known_session)."""
         keys = self._sessions.keys.of(shopper)
         if not keys or self._sessions.name == "none":
             return b""
         raw = await self._aside.read_live(keys)
-        if raw is None:
-            return None
-        return b"\x01".join(raw.get(k, b"") for k in keys) if raw else b""
+        return None if raw is None else _state(raw, keys)
+
+    def known_session(self, shopper: Shopper) -> bytes | None:
+        """The shopper's stored recent events as this process knows them without a round
+        trip (b"" when none), or None when they would have to be read: what an answer
+        depends on besides the request."""
+        keys = self._sessions.keys.of(shopper)
+        if not keys:
+            return b""
+        known = self._sessions.peek(keys)
+        return None if known is None else _state(known, keys)
 
     def count_remembered(self, source: Source) -> None:
         """An answer given again from the server's memo of finished answers."""
@@ -153,35 +161,41 @@ class Recommender:
         # Popular lists never change within a generation: once in memory, no cache trip.
         held = self._fallback.get(category) if self._fallback_generation == gen else None
         degraded: list[str] = []
-        session_keys = self._sessions.keys.of(Shopper(q.user_id, q.session_id))
-        # The profile and the shopper's recent events: one cache round trip.
-        lookup = self._aside.get_with(
-            codec.PROFILE, gen, [q.user_id] if q.user_id else [], self._profiles(gen),
-            session_keys,
-        )
-        if held is not None and not context_ids:
-            # The common page: one lookup, awaited directly (gather costs three tasks).
-            profiles, raw = await lookup
-            neighbours: dict[str, Neighbours] = {}
-            popular: dict[str, PopularList] = {category: held}
-        else:
-            (profiles, raw), neighbours, popular = await asyncio.gather(
-                lookup,
-                self._optional(
-                    codec.NEIGHBOURS, gen, context_ids, self._neighbours(gen), degraded
-                ),
-                _const({category: held})
-                if held is not None
-                else self._optional(codec.POPULAR, gen, [category], self._popular(gen), degraded),
-            )
+        sessions = self._sessions
+        session_keys = sessions.keys.of(Shopper(q.user_id, q.session_id))
+        # The shopper's recent events, when this process knows them already; else they
+        # are read in the same round trip as the profile and the context's neighbours.
+        raw = sessions.peek(session_keys) if session_keys else {}
+        token = sessions.reading(session_keys) if raw is None else None
         recent = decode_recent(*(raw.get(k) for k in session_keys)) if raw else ()
+        session = session_ranking.signals(recent)
+        wanted = [*context_ids, *(p for p, _, _ in session.products if p not in context_ids)]
+        wants: list[Want[object]] = [
+            Want(codec.PROFILE, [q.user_id] if q.user_id else [], self._profiles(gen)),
+            Want(codec.NEIGHBOURS, wanted, self._neighbours(gen)),
+        ]
+        if held is None:
+            wants.append(Want(codec.POPULAR, [category], self._popular(gen)))
+        found_all, read = await self._aside.get_together(
+            gen, wants, session_keys if raw is None else ())
+        if isinstance(found_all[0], StoreUnavailable):
+            raise found_all[0]
+        profiles = found_all[0]
+        neighbours: dict[str, Neighbours] = self._optional_part(found_all[1], degraded)
+        popular: dict[str, PopularList] = (
+            self._optional_part(found_all[2], degraded) if held is None else {category: held})
+        if raw is None:
+            raw = read
+            if read is not None:
+                sessions.read(token, read, session_keys)
+                recent = decode_recent(*(read.get(k) for k in session_keys))
+                session = session_ranking.signals(recent)
+                more = [p for p, _, _ in session.products if p not in neighbours]
+                if more:  # the events were not known before the read: one more trip
+                    neighbours = {**neighbours, **await self._optional(
+                        codec.NEIGHBOURS, gen, more, self._neighbours(gen), degraded)}
         if recent:
             self.visibility.used(recent)
-        session = session_ranking.signals(recent)
-        more = [p for p, _, _ in session.products if p not in neighbours]
-        if more:
-            neighbours = {**neighbours, **await self._optional(
-                codec.NEIGHBOURS, gen, more, self._neighbours(gen), degraded)}
         boosts = session_ranking.boosts(session, neighbours)
         found = profiles.get(q.user_id) if q.user_id else None
         fill, exact = self._popular_list(gen, category, popular.get(category))
@@ -209,11 +223,23 @@ class Recommender:
         else:
             source = Source.SESSION if candidates else Source.FALLBACK
         self.counters[source.value] += 1
+        unread = raw is None and bool(session_keys)
         return Recommendation(
             items, source, gen, complete=exact and not degraded,
-            without_session=raw is None and bool(session_keys),
+            without_session=unread,
             recommendation_id=new_recommendation_id(),
+            session_state=None if unread else _state(raw or {}, session_keys),
         )
+
+    def _optional_part(self, part: dict[str, Fetched[T]] | StoreUnavailable,
+                       degraded: list[str]) -> dict[str, T]:
+        """A refining part of a lookup (neighbours, popular): a store failure there leaves
+        it out of the answer (noted in ``degraded``) instead of failing the call."""
+        if isinstance(part, StoreUnavailable):
+            self.counters["degraded_store"] += 1
+            degraded.append("store")
+            return {}
+        return {i: f.value for i, f in part.items() if f.value is not None}
 
     async def _finish(
         self,
@@ -369,5 +395,6 @@ class Recommender:
                               recommendation_id=new_recommendation_id())
 
 
-async def _const(value: T) -> T:
-    return value
+def _state(values: dict[str, bytes], keys: Sequence[str]) -> bytes:
+    """The stored events of ``keys`` as one byte string (b"" when none)."""
+    return b"\x01".join(values.get(k, b"") for k in keys) if values else b""

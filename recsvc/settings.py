@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     session_ttl_s: float = Field(
         2 * 3600.0, gt=0, description="How long an anonymous session's recent events are kept."
     )
+    session_mirror_entries: int = Field(
+        200_000,
+        ge=0,
+        description="Shoppers' session-memory values kept in-process while Redis reports "
+        "them unchanged (client-side caching, CLIENT TRACKING BCAST): a shopper's events "
+        "then cost no round trip per call. 0: read them from Redis on every call. Not in "
+        "cluster mode.",
+    )
     dedup_ttl_s: float = Field(
         86400.0,
         gt=0,

@@ -17,7 +17,7 @@ from recsvc.cache.codec import Kind
 from recsvc.cache.memory import ObjectLRU
 from recsvc.errors import CacheUnavailable, StoreUnavailable
 
-__all__ = ["CacheAside", "Fetched", "jittered_ttl"]
+__all__ = ["CacheAside", "Fetched", "Want", "jittered_ttl"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ class Fetched(Generic[T]):
 
 # What cache-aside calls on a miss: the store's payload bytes of the ids it has.
 Fetch = Callable[[list[str]], Awaitable[Mapping[str, bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Want(Generic[T]):
+    """One kind's part of a lookup: its ids and how the store fetches misses."""
+
+    kind: Kind[T]
+    ids: Sequence[str]
+    fetch: Fetch
 
 
 class CacheAside:
@@ -106,68 +115,95 @@ class CacheAside:
     ) -> dict[str, Fetched[T]]:
         """``ids`` (deduplicated, in order) -> Fetched. Raises StoreUnavailable when the
         store fetch of a miss fails; cache failures only count as misses."""
-        return (await self.get_with(kind, generation, ids, fetch, ()))[0]
+        found, _ = await self.get_together(generation, [Want(kind, ids, fetch)], ())
+        if isinstance(found[0], StoreUnavailable):
+            raise found[0]
+        return found[0]
 
-    async def get_with(
-        self, kind: Kind[T], generation: str, ids: Sequence[str], fetch: Fetch,
-        also: Sequence[str],
-    ) -> tuple[dict[str, Fetched[T]], dict[str, bytes] | None]:
-        """get_many, and the raw cache values of the keys ``also`` (live values that are
-        neither stored nor kept in the L1: session memory) read in the same round trip.
-        The second part is None when the cache could not be read."""
-        base = keys.build(self._prefix, generation, kind.name, "")
-        wanted = {i: base + i for i in ids}
-        if not wanted:
-            return {}, (await self._cache_read(list(also)) if also else {})
-        result: dict[str, Fetched[T]] = {}
-        remote = wanted
+    async def get_together(
+        self, generation: str, wants: Sequence[Want[Any]], also: Sequence[str],
+    ) -> tuple[list[dict[str, Fetched[Any]] | StoreUnavailable], dict[str, bytes] | None]:
+        """Several kinds' lookups and the raw cache values of the keys ``also`` (live
+        values that are neither stored nor kept in the L1: session memory) in one cache
+        round trip: what the L1 lacks goes into one MGET, and the misses of every kind
+        to the store concurrently. Per want: its Fetched by id, or the StoreUnavailable
+        its store fetch raised (the caller decides what that costs). The second part is
+        None when the cache could not be read."""
         l1 = self.l1
-        if l1 is not None:
-            local: dict[str, Fetched[T]] = l1.get_many(wanted.values())
+        counters = self.counters
+        results: list[dict[str, Fetched[Any]]] = []
+        wanted_keys: list[dict[str, str]] = []
+        remote: list[tuple[int, str, str]] = []  # (want, id, key) to read from the cache
+        for n, want in enumerate(wants):
+            base = keys.build(self._prefix, generation, want.kind.name, "")
+            wanted = {i: base + i for i in want.ids}
+            wanted_keys.append(wanted)
+            result: dict[str, Fetched[Any]] = {}
+            results.append(result)
+            local = l1.get_many(wanted.values()) if l1 is not None and wanted else None
             if local:
-                self.counters["l1_hits"] += len(local)
-                remote = {}
-                for id_, key in wanted.items():
-                    hit = local.get(key)
-                    if hit is None:
-                        remote[id_] = key
-                    else:
-                        result[id_] = hit
-                        self.counters["hits" if hit.value is not None else "negative_hits"] += 1
-                if not remote:
-                    hits = result if len(result) == 1 else {i: result[i] for i in wanted}
-                    return hits, (await self._cache_read(list(also)) if also else {})
-        missing: list[str] = []
+                counters["l1_hits"] += len(local)
+            for id_, key in wanted.items():
+                hit = local.get(key) if local else None
+                if hit is None:
+                    remote.append((n, id_, key))
+                else:
+                    result[id_] = hit
+                    counters["hits" if hit.value is not None else "negative_hits"] += 1
         extra: dict[str, bytes] | None = {}
-        if remote:
-            raw_or_none = await self._cache_read([*remote.values(), *also])
+        missing: list[list[str]] = [[] for _ in wants]
+        if remote or also:
+            raw_or_none = await self._cache_read([*(k for _, _, k in remote), *also])
             raw = raw_or_none or {}
             if also:
                 extra = None if raw_or_none is None else {k: raw[k] for k in also if k in raw}
-            decoded: dict[str, Fetched[T]] = {}
-            for id_, key in remote.items():
+            decoded: dict[str, Fetched[Any]] = {}
+            for n, id_, key in remote:
                 value = raw.get(key)
                 if value is None:
-                    missing.append(id_)
+                    missing[n].append(id_)
                     continue
                 if value == NEGATIVE:
-                    self.counters["negative_hits"] += 1
-                    fetched: Fetched[T] = Fetched(None, cached=True)
+                    counters["negative_hits"] += 1
+                    fetched: Fetched[Any] = Fetched(None, cached=True)
                 else:
-                    self.counters["hits"] += 1
-                    fetched = Fetched(kind.decode(value), cached=True)
-                result[id_] = decoded[key] = fetched
+                    counters["hits"] += 1
+                    fetched = Fetched(wants[n].kind.decode(value), cached=True)
+                results[n][id_] = decoded[key] = fetched
             if l1 is not None and decoded:
                 l1.put_many(decoded, self._l1_ttl_s)
-        self.counters["misses"] += len(missing)
-        if missing:
-            for future, group in self._join_or_start(kind, wanted, missing, fetch).items():
-                # shield: a caller whose deadline passes stops waiting, but the fetch
-                # goes on for the other callers sharing it (and fills the cache).
-                found = await asyncio.shield(future)
-                for id_ in group:
-                    result[id_] = Fetched(found.get(id_), cached=False)
-        return {id_: result[id_] for id_ in wanted}, extra
+        out: list[dict[str, Fetched[Any]] | StoreUnavailable] = []
+        misses = [n for n in range(len(wants)) if missing[n]]
+        if misses:
+            counters["misses"] += sum(len(missing[n]) for n in misses)
+            fills = await asyncio.gather(
+                *(self._fill(wants[n], wanted_keys[n], missing[n], results[n]) for n in misses),
+                return_exceptions=True,
+            )
+            failed = dict(zip(misses, fills, strict=True))
+        else:
+            failed = {}
+        for n, wanted in enumerate(wanted_keys):
+            error = failed.get(n)
+            if isinstance(error, StoreUnavailable):
+                out.append(error)
+            elif isinstance(error, BaseException):
+                raise error
+            else:
+                result = results[n]
+                out.append(result if len(result) == len(wanted) == 1
+                           else {id_: result[id_] for id_ in wanted})
+        return out, extra
+
+    async def _fill(self, want: Want[Any], wanted: dict[str, str], missing: list[str],
+                    result: dict[str, Fetched[Any]]) -> None:
+        """The store's values of ``missing`` into ``result``, sharing fetches in flight."""
+        for future, group in self._join_or_start(want.kind, wanted, missing, want.fetch).items():
+            # shield: a caller whose deadline passes stops waiting, but the fetch
+            # goes on for the other callers sharing it (and fills the cache).
+            found = await asyncio.shield(future)
+            for id_ in group:
+                result[id_] = Fetched(found.get(id_), cached=False)
 
     def _join_or_start(
         self, kind: Kind[T], wanted: dict[str, str], missing: list[str], fetch: Fetch
@@ -265,6 +301,7 @@ class CacheAside:
         if self._clock() < self._cache_down_until:
             self.counters["cache_skipped"] += 1
             return None
+        self.counters["reads"] += 1  # cache round trips (one MGET each)
         try:
             hits = await self.cache.get_many(cache_keys)
         except CacheUnavailable as exc:

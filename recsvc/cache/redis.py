@@ -93,6 +93,12 @@ class RedisCache:
             raise CacheUnavailable(f"redis DEL failed: {type(exc).__name__}") from exc
 
     @property
+    def pool(self) -> Any:
+        """The connection pool of a single-node client (connection settings for a
+        dedicated connection: TLS, auth); None in cluster mode."""
+        return None if self._cluster else self._client.connection_pool
+
+    @property
     def cluster(self) -> bool:
         """Cluster mode: a multi-key command must keep to one slot."""
         return self._cluster

@@ -52,6 +52,7 @@ class ServiceGraph:
     async def start(self) -> None:
         """Start background work that needs the running loop (event delivery)."""
         await self.sink.start()
+        await self.sessions.start()
 
     async def aclose(self) -> None:
         """Stop background work (refreshes, cache fills, event delivery after a last
@@ -60,6 +61,7 @@ class ServiceGraph:
         await self.tracker.aclose()
         await self.aside.aclose()
         await self.sink.aclose()
+        await self.sessions.aclose()
         await self.exports.aclose()
 
 

@@ -100,10 +100,31 @@ class Remember:
 
 
 class SessionMemory(Protocol):
-    """Writes recent events; reads go through the cache with the profile (``keys``)."""
+    """Writes recent events; reads go through the cache with the profile (``keys``),
+    unless this process already knows the values (``peek``)."""
 
     name: str
     keys: Keys
+
+    async def start(self) -> None:
+        """Start background work (following changes made elsewhere), on the running loop."""
+        ...
+
+    async def aclose(self) -> None:
+        ...
+
+    def peek(self, keys: Sequence[str]) -> dict[str, bytes] | None:
+        """The values of ``keys`` as known here without a round trip (keys without
+        events left out), or None when they must be read from the cache."""
+        ...
+
+    def reading(self, keys: Sequence[str]) -> object:
+        """Before a read of ``keys`` from the cache: hand the result to ``read``."""
+        ...
+
+    def read(self, token: object, raw: dict[str, bytes], keys: Sequence[str]) -> None:
+        """What the read started by ``reading`` returned (``raw``: the keys with values)."""
+        ...
 
     async def remember(self, events: Sequence[Remember]) -> list[bool]:
         """Record ``events``; for each, True if its event_id is new (False: a duplicate,

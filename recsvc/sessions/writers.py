@@ -3,6 +3,7 @@ in one round trip) and LocalSessions (the same rules over the in-process cache).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from recsvc.cache.memory import InProcessCache
 from recsvc.cache.redis import RedisCache
 from recsvc.errors import CacheUnavailable
 from recsvc.sessions.memory import Keys, Remember, SessionMemory
+from recsvc.sessions.mirror import SessionMirror
 
 if TYPE_CHECKING:
     from recsvc.settings import Settings
@@ -86,6 +88,33 @@ class RedisSessions:
         self._cache = cache
         self._limits = _Limits(settings)
         self.keys = Keys(settings.cache_prefix)
+        # Invalidations come from one node only: not in cluster mode.
+        self.mirror = (SessionMirror(settings.session_mirror_entries, settings.cache_prefix)
+                       if settings.session_mirror_entries and not cache.cluster else None)
+        self._following: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Follow changes to the memory (the mirror), if kept."""
+        if self.mirror is not None and self._following is None:
+            self._following = asyncio.create_task(self.mirror.follow(self._cache.pool))
+
+    async def aclose(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
+            self._following = None
+        if self.mirror is not None:
+            self.mirror.active = False
+
+    def peek(self, keys: Sequence[str]) -> dict[str, bytes] | None:
+        return self.mirror.peek(keys) if self.mirror is not None else None
+
+    def reading(self, keys: Sequence[str]) -> object:
+        return self.mirror.reading(keys) if self.mirror is not None else None
+
+    def read(self, token: object, raw: dict[str, bytes], keys: Sequence[str]) -> None:
+        if self.mirror is not None:
+            self.mirror.read(token, raw, keys)  # type: ignore[arg-type]
 
     async def remember(self, events: Sequence[Remember]) -> list[bool]:
         limits = self._limits
@@ -102,7 +131,11 @@ class RedisSessions:
                 e = events[n]
                 keys.append(self.keys.seen(kind, owner, e.event_id))
                 args.append(e.recent.line() if e.recent is not None else b"")
+        if self.mirror is not None:  # this process sees its own writes at once
+            self.mirror.forget(self.keys.value(kind, owner) for kind, owner in groups)
         replies = await self._cache.run_script(REMEMBER_LUA, calls)
+        if self.mirror is not None:  # and not a read that raced the write
+            self.mirror.forget(self.keys.value(kind, owner) for kind, owner in groups)
         flags = [flag for reply in replies for flag in reply]
         fresh = [False] * len(events)
         order = [n for positions in groups.values() for n in positions]
@@ -121,6 +154,21 @@ class LocalSessions:
         self._cache = cache
         self._limits = _Limits(settings)
         self.keys = Keys(settings.cache_prefix)
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def peek(self, keys: Sequence[str]) -> dict[str, bytes] | None:
+        return self._cache.get_now(keys)
+
+    def reading(self, keys: Sequence[str]) -> object:
+        return None
+
+    def read(self, token: object, raw: dict[str, bytes], keys: Sequence[str]) -> None:
+        pass
 
     async def remember(self, events: Sequence[Remember]) -> list[bool]:
         limits = self._limits
@@ -158,6 +206,21 @@ class NoSessions:
 
     def __init__(self, prefix: str) -> None:
         self.keys = Keys(prefix)
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def peek(self, keys: Sequence[str]) -> dict[str, bytes] | None:
+        return {}
+
+    def reading(self, keys: Sequence[str]) -> object:
+        return None
+
+    def read(self, token: object, raw: dict[str, bytes], keys: Sequence[str]) -> None:
+        pass
 
     async def remember(self, events: Sequence[Remember]) -> list[bool]:
         raise CacheUnavailable("session memory is off (no cache configured)")

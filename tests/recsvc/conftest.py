@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +16,7 @@ from generation import GenerationData
 from loopback.processes import Proc
 from loopback.waiting import poll_for
 from recsvc.cache import Cache, InProcessCache
+from recsvc.errors import StoreUnavailable
 from recsvc.server.app import build_server, settle_heap
 from recsvc.server.graph import ServiceGraph, build_graph
 from recsvc.settings import Settings
@@ -90,6 +92,8 @@ async def start_server(published: Published) -> AsyncIterator[StartServer]:
         graph = build_graph(settings, store, cache)
         server, port = await build_server(settings, graph)
         await graph.start()
+        with contextlib.suppress(StoreUnavailable):  # as serve() does: warm, else serve anyway
+            await graph.recommender.warm()
         await server.start()
         settle_heap()  # as serve() does once started
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

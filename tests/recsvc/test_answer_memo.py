@@ -162,10 +162,12 @@ class ScriptedRecommender:
     queries: list[RecommendQuery] = field(default_factory=list)
     # The shopper's recent events as stored (None: the session memory is unreadable).
     session: bytes | None = b""
+    # Whether this process knows them without a round trip (else computing reads them).
+    known: bool = True
 
     async def recommend(self, query: RecommendQuery, budget_s: float | None) -> Recommendation:
         self.queries.append(query)
-        return self.results.pop(0)
+        return replace(self.results.pop(0), session_state=self.session)
 
     def generation_now(self) -> str | None:
         return self.generation
@@ -173,8 +175,8 @@ class ScriptedRecommender:
     def count_remembered(self, source: Source) -> None:
         self.remembered.append(source)
 
-    async def session_state(self, shopper: Shopper) -> bytes | None:
-        return self.session
+    def known_session(self, shopper: Shopper) -> bytes | None:
+        return self.session if self.known else None
 
 
 def remembering(recommender: ScriptedRecommender) -> RememberingAnswers[Rendered]:
@@ -254,3 +256,15 @@ async def test_new_session_events_miss_the_memo_and_unreadable_ones_skip_it() ->
     await ask(answers)
     await ask(answers)
     assert len(recommender.queries) == 4 and recommender.remembered == [Source.CACHE]
+
+
+async def test_events_read_while_computing_key_the_answer_they_shaped() -> None:
+    recommender = ScriptedRecommender([answer(Source.CACHE) for _ in range(3)],
+                                      session=b"view\tp9\t1700000000000", known=False)
+    answers = remembering(recommender)
+    await ask(answers)  # not known here: computed (reading them), remembered under them
+    recommender.known = True
+    await ask(answers)  # now known and unchanged: remembered
+    recommender.session = b"view\tp8\t1700000000001\nview\tp9\t1700000000000"
+    await ask(answers)  # changed since: computed again
+    assert len(recommender.queries) == 2 and recommender.remembered == [Source.CACHE]
