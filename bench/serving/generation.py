@@ -1,4 +1,5 @@
-"""The generation the bench serves, published through the batch job's writer."""
+"""The small generation (2,000 users, 400 products) and publishing any generation through
+the batch job's writer (profile_engine.publish.publish)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ class Published:
     seconds: float  # creating the table not counted
 
 
-def publish_generation(endpoint: str, table: str) -> Published:
-    """Create ``table`` in the DynamoDB at ``endpoint`` and publish the bench's generation."""
+def publish_generation(endpoint: str, table: str, data: Any = None) -> Published:
+    """Create ``table`` in the DynamoDB at ``endpoint`` and publish ``data`` (default: the
+    small fixed shop of generation_data()) through profile_engine.publish.publish."""
     import boto3
 
     from generation import layout
@@ -80,6 +82,6 @@ def publish_generation(endpoint: str, table: str) -> Published:
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
     client.create_table(**layout.table_definition(table))
     started_at = time.perf_counter()
-    data = generation_data()
+    data = generation_data() if data is None else data
     publish(client, table, data, ttl_days=1)
     return Published(data.manifest.generation, time.perf_counter() - started_at)

@@ -48,6 +48,7 @@ async def _drive(load: Load) -> dict[str, Any]:
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     sources: Counter[str] = Counter()
+    completed = 0  # warm-up calls included
     async with grpc.aio.insecure_channel(load.target) as channel:
         call = channel.unary_unary(load.method)  # bytes in, bytes out
         started = time.perf_counter()
@@ -56,6 +57,7 @@ async def _drive(load: Load) -> dict[str, Any]:
         n_payloads = len(load.payloads)
 
         async def worker(w: int) -> None:
+            nonlocal completed
             n = load.offset + w * 7919
             while True:
                 payload = load.payloads[n % n_payloads]
@@ -69,6 +71,7 @@ async def _drive(load: Load) -> dict[str, Any]:
                     codes[exc.code().name] += 1
                     continue
                 t1 = time.perf_counter()
+                completed += 1
                 if t0 >= record_from:
                     latencies.append(t1 - t0)
                     if load.method == RECOMMEND and len(latencies) % 64 == 1:
@@ -76,7 +79,8 @@ async def _drive(load: Load) -> dict[str, Any]:
                         sources[rpb.Source.Name(parsed.source)] += 1
 
         await asyncio.gather(*(worker(w) for w in range(load.concurrency)))
-    return {"latencies": latencies, "codes": dict(codes), "sources": dict(sources)}
+    return {"latencies": latencies, "codes": dict(codes), "sources": dict(sources),
+            "completed": completed}
 
 
 def prewarm(target: str, method: str, payloads: list[bytes]) -> None:
@@ -102,8 +106,9 @@ def drive(target: str, method: str, payloads: list[bytes], seconds: float,
     with ctx.Pool(len(loads)) as pool:
         results = pool.map(_client, loads)
     out: dict[str, Any] = {"latencies": [], "codes": Counter(), "sources": Counter(),
-                           "seconds": seconds}
+                           "seconds": seconds, "completed": 0}
     for r in results:
+        out["completed"] += r["completed"]
         out["latencies"].extend(r["latencies"])
         out["codes"].update(r["codes"])
         out["sources"].update(r["sources"])
@@ -113,8 +118,9 @@ def drive(target: str, method: str, payloads: list[bytes], seconds: float,
 def merge(slices: list[dict[str, Any]]) -> dict[str, Any]:
     """One scenario's slices as one measurement (seconds added up)."""
     out: dict[str, Any] = {"latencies": [], "codes": Counter(), "sources": Counter(),
-                           "seconds": 0.0}
+                           "seconds": 0.0, "completed": 0}
     for s in slices:
+        out["completed"] += s["completed"]
         out["latencies"].extend(s["latencies"])
         out["codes"].update(s["codes"])
         out["sources"].update(s["sources"])

@@ -28,6 +28,8 @@ def summarize(name: str, m: dict[str, Any]) -> dict[str, Any]:
         "calls": len(latencies),
         "errors": dict(m["codes"]),
         "source": f"{source} {share:.0%}",
+        "sources_sampled": {k.removeprefix("SOURCE_"): round(v / sum(sources.values()), 3)
+                            for k, v in sources.most_common()},
     }
 
 
@@ -45,6 +47,37 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def print_layers(rows: list[dict[str, Any]]) -> None:
+    """Which layer answered, per row that has them (serving/layers.py says how counted)."""
+    cols: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("scenario", lambda r: r["name"]),
+        ("memo", lambda r: _pct(r["layers"].get("memo"))),
+        ("lookups/call", lambda r: _num(r["layers"].get("lookups_per_call"))),
+        ("L1", lambda r: _pct(r["layers"].get("l1"))),
+        ("Redis", lambda r: _pct(r["layers"].get("redis"))),
+        ("store", lambda r: _pct(r["layers"].get("store"))),
+        ("Redis reads/call", lambda r: _num(r["layers"].get("redis_reads_per_call"))),
+        ("sources (server)", lambda r: " ".join(
+            f"{k} {v:.0%}" for k, v in r["layers"].get("sources", {}).items() if v) or "-"),
+    ]
+    with_layers = [r for r in rows if "layers" in r]
+    cells = [[h for h, _ in cols]] + [[f(r) for _, f in cols] for r in with_layers]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i in (0, len(cols) - 1) else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
