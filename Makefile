@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := recsvc/api/v1/recommender_pb2.py generation/v1/payloads_pb2.py
 NODE_DIR := .cache/node
-DYNALITE := $(NODE_DIR)/node_modules/.bin/dynalite
+NODE_MODULES := $(NODE_DIR)/node_modules
+DYNALITE := $(NODE_MODULES)/.bin/dynalite
+# dynalite rejects requests real DynamoDB rejects (moto accepts some); the store tests use
+# both. @grpc/grpc-js and @grpc/proto-loader: the Node BFF client of tests/clients.
+NODE_PACKAGES := dynalite@4.0.0 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1
+# Named after the pinned list, so changing a version reinstalls.
+NODE_STAMP := $(NODE_DIR)/.installed-$(shell echo '$(NODE_PACKAGES)' | cksum | cut -d' ' -f1)
 
 .PHONY: demo serve test protos venv lint wheel clean evaluate
 
@@ -25,10 +31,10 @@ $(GENERATED): $(PROTOS) scripts/gen_protos.py $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
-# dynalite rejects requests real DynamoDB rejects (moto accepts some); the store tests use both.
-$(DYNALITE):
+$(NODE_STAMP):
 	mkdir -p $(NODE_DIR)
-	npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent dynalite@4.0.0
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent --save-exact $(NODE_PACKAGES)
+	touch $@
 
 demo: venv
 	$(BIN)/python -m scripts.demo
@@ -36,8 +42,9 @@ demo: venv
 serve: venv
 	$(BIN)/python -m scripts.demo --serve
 
-test: venv $(DYNALITE)
-	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: venv $(NODE_STAMP)
+	DYNALITE_BIN=$(abspath $(DYNALITE)) TEST_NODE_MODULES=$(abspath $(NODE_MODULES)) \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The wheel EMR's bootstrap installs (carries the generated gRPC code).
 wheel: venv

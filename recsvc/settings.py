@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest request metadata (headers) accepted."
     )
+    max_concurrent_streams: int = Field(
+        100,
+        ge=0,
+        description="Calls one client connection may have in flight, advertised in HTTP/2 "
+        "SETTINGS: the client queues its calls beyond it. 0: no limit, and a burst of over "
+        "~1,000 calls on one connection sees CANCELLED (grpc core drops calls waiting past "
+        "a backlog of 1,000). Keep connections x limit under 1,000.",
+    )
     tls_cert_file: str | None = Field(
         None, description="PEM certificate chain: set it and tls_key_file to serve TLS."
     )

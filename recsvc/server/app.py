@@ -52,6 +52,7 @@ async def build_server(settings: Settings, graph: ServiceGraph) -> tuple[grpc.ai
             # Requests are small: refuse big ones before parsing them.
             ("grpc.max_receive_message_length", settings.max_request_bytes),
             ("grpc.max_metadata_size", settings.max_metadata_bytes),
+            *concurrency_options(settings.max_concurrent_streams),
         ],
     )
     recommender_pb2_grpc.add_RecommenderServicer_to_server(
@@ -80,6 +81,17 @@ async def build_server(settings: Settings, graph: ServiceGraph) -> tuple[grpc.ai
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     return server, port
+
+
+def concurrency_options(max_concurrent_streams: int) -> list[tuple[str, int]]:
+    """HTTP/2 MAX_CONCURRENT_STREAMS, so bursts wait in the client. Without it grpc core
+    accepts every call a client starts and queues the ones the server has not picked up
+    yet; past 1,000 queued it drops them at random (all past 3,000): CANCELLED at the
+    client. The Python server picks calls up one at a time, so one client's burst of a
+    few thousand calls on one connection is enough (README, "Calling from a BFF")."""
+    if max_concurrent_streams <= 0:
+        return []
+    return [("grpc.max_concurrent_streams", max_concurrent_streams)]
 
 
 def server_credentials(
