@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -40,6 +41,8 @@ from serving.stack import (  # noqa: E402
     start_moto,
     use_this_checkout,
 )
+
+from loopback.ports import free_port  # noqa: E402
 
 # Inclusive time of these frames (function names as py-spy prints them).
 STAGES = ("run", "answer", "recommend", "_personal", "get_with", "_cache_read", "get_many",
@@ -107,7 +110,9 @@ def main() -> None:
         publish_generation(endpoint, "bench")
         extra = {} if args.layers == "on" else {"RECSVC_L1_ENTRIES": "0",
                                                 "RECSVC_L1_ANSWERS": "0"}
-        env = recsvc_env(endpoint, "bench", prefix, **extra)
+        metrics_port = free_port()
+        env = recsvc_env(endpoint, "bench", prefix, RECSVC_METRICS_PORT=str(metrics_port),
+                         **extra)
         raw = Path(tmp) / "raw.txt"
         stack.callback(drop_prefix, prefix)
         proc = stack.enter_context(started(recsvc_server("recsvc", env, None)))
@@ -124,6 +129,10 @@ def main() -> None:
         print(f"{len(result['latencies']) / args.seconds:.0f} calls/s, "
               f"errors {dict(result['codes'])}, sources {dict(result['sources'])}")
         _, err = spy_run.communicate(timeout=60)
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read()
+        events = [line for line in scraped.decode().splitlines()
+                  if line.startswith(("recsvc_cache_events", "recsvc_recommend_events"))]
+        print("\n".join(events))
         if not raw.exists():
             raise SystemExit(f"py-spy wrote no profile: {err.decode()[-500:]}")
         own, inclusive, total = collapse(raw)

@@ -7,7 +7,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem, layout
 from recsvc import ranking, session_ranking
@@ -170,7 +170,7 @@ class Recommender:
         recent = decode_recent(*(raw.get(k) for k in session_keys)) if raw else ()
         session = session_ranking.signals(recent)
         wanted = [*context_ids, *(p for p, _, _ in session.products if p not in context_ids)]
-        wants: list[Want[object]] = [
+        wants: list[Want[Any]] = [
             Want(codec.PROFILE, [q.user_id] if q.user_id else [], self._profiles(gen)),
             Want(codec.NEIGHBOURS, wanted, self._neighbours(gen)),
         ]
