@@ -17,7 +17,9 @@ The small generation (2,000 users, 400 products), the original rows, their meani
     recommend_hit_no_memo  the same with the answer memo off: L1 lookups + ranking per call
     recommend_hit_redis    the same with the L1 off (so the memo too): every lookup is a
                            Redis MGET
-    recommend_context      cache hit + re-ranking by viewed product and cart neighbours
+    recommend_context      the hot users with a viewed product and a cart: re-ranking by
+                           their neighbours (its 1,000 requests repeat, so once warm the
+                           answer memo gives them again: see the memo column)
     recommend_miss         caching off: profile and item facts from DynamoDB every call
 
 The shop-like generation (--users, default 100,000; products --users/5 in 40 categories,

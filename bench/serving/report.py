@@ -36,7 +36,7 @@ def summarize(name: str, m: dict[str, Any]) -> dict[str, Any]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     """The rows as an aligned table, header underlined."""
     cols: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("scenario", "name", str), ("QPS", "qps", lambda v: f"{v:.0f}"),
+        ("scenario", "name", str), ("calls", "calls", str), ("QPS", "qps", lambda v: f"{v:.0f}"),
         ("p50 ms", "p50_ms", lambda v: f"{v:.2f}"), ("p99 ms", "p99_ms", lambda v: f"{v:.2f}"),
         ("p99.9 ms", "p999_ms", lambda v: f"{v:.2f}"),
         ("QPS/echo", "ratio_qps_vs_echo", lambda v: f"{v:.2f}"),
@@ -69,6 +69,7 @@ def print_layers(rows: list[dict[str, Any]]) -> None:
         ("L1", lambda r: _pct(r["layers"].get("l1"))),
         ("Redis", lambda r: _pct(r["layers"].get("redis"))),
         ("store", lambda r: _pct(r["layers"].get("store"))),
+        ("store fetches/call", lambda r: _num(r["layers"].get("store_fetches_per_call"))),
         ("Redis reads/call", lambda r: _num(r["layers"].get("redis_reads_per_call"))),
         ("sources (server)", lambda r: " ".join(
             f"{k} {v:.0%}" for k, v in r["layers"].get("sources", {}).items() if v) or "-"),
