@@ -20,6 +20,11 @@ from generation import ProductFacts, payloads
 
 __all__ = ["InProcessCatalogue"]
 
+# Products looked up recently, by id: a dict hit (~50 ns) instead of a binary search (~1
+# µs); category filters look up a hundred candidates or more per call. Emptied when full.
+HOT_ENTRIES = 65_536
+_MISSING = object()
+
 
 class InProcessCatalogue:
     """``get(product_id)`` -> ProductFacts or None (not in the catalogue), like a dict."""
@@ -34,6 +39,7 @@ class InProcessCatalogue:
         self._n = len(self._hashes)
         # One shared value per (category, stock): lookups create nothing.
         self._facts = tuple(ProductFacts(c, stock) for c in categories for stock in (False, True))
+        self._hot: dict[str, ProductFacts | None] = {}
 
     @classmethod
     def from_parts(cls, generation: str, parts: Sequence[bytes]) -> InProcessCatalogue:
@@ -51,11 +57,16 @@ class InProcessCatalogue:
         return cls(generation, ids, codes, stock, list(index))
 
     def get(self, product_id: str, default: None = None, /) -> ProductFacts | None:
+        found = self._hot.get(product_id, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         h = hash(product_id)
         i = bisect_left(self._hashes, h)
-        if i < self._n and self._hashes[i] == h:
-            return self._facts[self._packed[i]]
-        return default
+        value = self._facts[self._packed[i]] if i < self._n and self._hashes[i] == h else None
+        if len(self._hot) >= HOT_ENTRIES:
+            self._hot.clear()
+        self._hot[product_id] = value
+        return value
 
     def __len__(self) -> int:
         return self._n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Protocol
 
 from generation import Neighbours, ProductFacts, ScoredItem
@@ -27,6 +28,7 @@ VIEWED_WEIGHT = 0.6
 CART_WEIGHT = 0.3
 # Candidates whose category and stock are looked up per request: one BatchGetItem.
 FACTS_WINDOW = 100
+_second = itemgetter(1)
 # Fill items score below the weakest ranked item, so the order is kept within a response.
 FILL_SCALE = 0.5
 
@@ -73,26 +75,36 @@ def rerank(
     names the context product that boosted it most."""
     scores: dict[str, float] = {}
     reasons: dict[str, str] = {}
-    best_boost: dict[str, float] = {}
-    for item, s in _normalised(recommendations):
-        if item.product_id not in scores:
-            scores[item.product_id] = s * base_weight
-            reasons[item.product_id] = item.reason
+    # One pass per list over plain floats: this runs on most calls.
+    top = max((i.score for i in recommendations), default=0.0)
+    scale = base_weight / top if top > 0 else 0.0
+    for item in recommendations:
+        pid = item.product_id
+        if pid not in scores:
+            s = item.score
+            scores[pid] = s * scale if s > 0 else 0.0
+            reasons[pid] = item.reason
     context: list[tuple[Neighbours, float, str]] = []
     if viewed is not None:
         context.append((viewed, VIEWED_WEIGHT, f"because you viewed {viewed.product_id}"))
     context.extend((n, CART_WEIGHT, f"goes with {n.product_id} in your cart") for n in cart)
     context.extend((b.neighbours, b.weight, b.reason) for b in boosts)
+    best_boost: dict[str, float] = {}
     for neighbours, weight, reason in context:
-        for item, s in _normalised(neighbours.items):
-            boost = weight * s
-            scores[item.product_id] = scores.get(item.product_id, 0.0) + boost
-            if boost > best_boost.get(item.product_id, 0.0):
-                best_boost[item.product_id] = boost
-                reasons[item.product_id] = reason
-    order = {pid: n for n, pid in enumerate(scores)}
-    ranked = sorted(scores, key=lambda pid: (-scores[pid], order[pid]))
-    return [ScoredItem(pid, round(scores[pid], 6), reasons[pid]) for pid in ranked]
+        items = neighbours.items
+        top = max((i.score for i in items), default=0.0)
+        scale = weight / top if top > 0 else 0.0
+        for item in items:
+            pid = item.product_id
+            s = item.score
+            boost = s * scale if s > 0 else 0.0
+            scores[pid] = scores.get(pid, 0.0) + boost
+            if boost > best_boost.get(pid, 0.0):
+                best_boost[pid] = boost
+                reasons[pid] = reason
+    # sorted() is stable with reverse=True too: ties keep the batch order.
+    ranked = sorted(scores.items(), key=_second, reverse=True)
+    return [ScoredItem(pid, round(score, 6), reasons[pid]) for pid, score in ranked]
 
 
 def banned_ids(query: RecommendQuery, purchased: Iterable[str] = ()) -> frozenset[str]:
@@ -137,37 +149,39 @@ def finalize(
     With ``category``, an item qualifies only if its facts say so; fill items also
     qualify without facts when ``fill_in_category`` (the fill list *is* that category's
     popular list). Fill scores are rescaled below the last ranked score."""
-    if facts is None:
-        facts = {}
+    get = (facts if facts is not None else {}).get
     out: list[ScoredItem] = []
     seen: set[str] = set()
-
-    def allowed(item: ScoredItem, from_fill: bool) -> bool:
-        pid = item.product_id
-        if pid in banned or pid in seen:
-            return False
-        f = facts.get(pid)
-        if f is not None and not f.in_stock:
-            return False
-        if category:
-            if f is not None:
-                return f.category == category
-            return from_fill and fill_in_category
-        return True
-
+    # The rules inline (no helper call per item): a category filter walks every candidate.
     for item in candidates:
         if len(out) >= k:
             return tuple(out)
-        if allowed(item, from_fill=False):
-            out.append(item)
-            seen.add(item.product_id)
+        pid = item.product_id
+        if pid in banned or pid in seen:
+            continue
+        f = get(pid)
+        if f is None:
+            if category:
+                continue
+        elif not f.in_stock or (category and f.category != category):
+            continue
+        out.append(item)
+        seen.add(pid)
     floor = out[-1].score if out and out[-1].score > 0 else 1.0
     if out:
         floor *= FILL_SCALE
     for item, s in _normalised(fill):
         if len(out) >= k:
             break
-        if allowed(item, from_fill=True):
-            out.append(ScoredItem(item.product_id, round(floor * s, 6), item.reason or "popular"))
-            seen.add(item.product_id)
+        pid = item.product_id
+        if pid in banned or pid in seen:
+            continue
+        f = get(pid)
+        if f is None:
+            if category and not fill_in_category:
+                continue
+        elif not f.in_stock or (category and f.category != category):
+            continue
+        out.append(ScoredItem(pid, round(floor * s, 6), item.reason or "popular"))
+        seen.add(pid)
     return tuple(out)
