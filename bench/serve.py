@@ -24,8 +24,11 @@ The small generation (2,000 users, 400 products), the original rows, their meani
 
 The shop-like generation (--users, default 100,000; products --users/5 in 40 categories,
 50 recommendations with reasons per profile, 20 neighbours per product; serving/shop.py),
-requests from pools of 50,000 (serving/mixes.py), each row on its own cache prefix and
-warmed up by --warm-calls requests of an independent draw of its mix:
+requests from pools of 50,000 (serving/mixes.py), each row on its own cache prefix, that
+prefix's Redis prefilled as a fleet serving the shop for a while holds it (every named
+user's profile or negative entry, every product's neighbours; serving/prefill.py;
+--cold-cache: empty), then warmed up by --warm-calls requests of an independent draw of
+its mix (the in-process layers):
 
     shop_like              the shop-like mix: Zipf users, 15% unknown to the job, 55% with a
                            viewed product, 15% a cart, a third a category, k 4..12
@@ -90,6 +93,7 @@ from serving.load import merge  # noqa: E402
 from serving.measure import Echo, measure  # noqa: E402
 from serving.mixes import describe  # noqa: E402
 from serving.payloads import recommend_requests  # noqa: E402
+from serving.prefill import prefill  # noqa: E402
 from serving.processes import cpu_split, ports_outside_ephemeral, started  # noqa: E402
 from serving.report import print_layers, print_table, summarize  # noqa: E402
 from serving.scenarios import (  # noqa: E402
@@ -98,8 +102,10 @@ from serving.scenarios import (  # noqa: E402
     SMALL_TABLE,
     Scenario,
     chosen,
+    recsvc_env,
     requests,
     serving,
+    warm_pool,
     warm_up,
 )
 from serving.shop import ShopSpec, shop_data  # noqa: E402
@@ -120,6 +126,9 @@ def parse_args() -> argparse.Namespace:
                         help="unmeasured seconds at the start of each slice")
     parser.add_argument("--users", type=int, default=100_000,
                         help="users of the shop-like generation (products: a fifth as many)")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="shop rows start from an empty Redis (default: prefilled with "
+                        "every named user's profile and every product's neighbours)")
     parser.add_argument("--warm-calls", type=int, default=10_000,
                         help="calls warming each shop row's fresh server up (another draw)")
     parser.add_argument("--concurrency", type=int, default=8, help="calls in flight, in total")
@@ -222,7 +231,13 @@ def main() -> None:
             if s.shop and s.requests not in pools:
                 pools[s.requests] = describe(payloads)
                 print(f"pool {s.requests}: {pools[s.requests]}", flush=True)
-            with serving(s, base, args, server_cpus, redis_url, f"bench{os.getpid()}") as target:
+            run_prefix = f"bench{os.getpid()}"
+            with serving(s, base, args, server_cpus, redis_url, run_prefix) as target:
+                if s.shop and s.server == "recsvc" and not args.cold_cache:
+                    filled = prefill(redis_url, recsvc_env(s, base, 0, run_prefix)[
+                        "RECSVC_CACHE_PREFIX"], generations["shop"]["generation"],
+                        ShopSpec(args.users), [payloads, warm_pool(s, args)])
+                    print(f"  {s.name}: Redis prefilled {filled}", flush=True)
                 warmed_at = time.perf_counter()
                 warm = warm_up(s, target.address, args)
                 warm_s = time.perf_counter() - warmed_at

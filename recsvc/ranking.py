@@ -12,6 +12,7 @@ from recsvc.models import RecommendQuery
 
 __all__ = [
     "CART_WEIGHT",
+    "Ranked",
     "Boost",
     "Facts",
     "FACTS_WINDOW",
@@ -29,6 +30,8 @@ CART_WEIGHT = 0.3
 # Candidates whose category and stock are looked up per request: one BatchGetItem.
 FACTS_WINDOW = 100
 _second = itemgetter(1)
+# A candidate: (product id, score, reason), a ScoredItem or a plain tuple of its shape.
+Ranked = tuple[str, float, str]
 # Fill items score below the weakest ranked item, so the order is kept within a response.
 FILL_SCALE = 0.5
 
@@ -65,7 +68,7 @@ def rerank(
     cart: Sequence[Neighbours] = (),
     boosts: Sequence[Boost] = (),
     base_weight: float = 1.0,
-) -> list[ScoredItem]:
+) -> list[Ranked]:
     """The user's batch recommendations, boosted by the neighbours of the product being
     viewed, of the cart products and of ``boosts`` (the shopper's recent events);
     neighbours the batch list lacks join as candidates.
@@ -102,9 +105,17 @@ def rerank(
             if boost > best_boost.get(pid, 0.0):
                 best_boost[pid] = boost
                 reasons[pid] = reason
-    # sorted() is stable with reverse=True too: ties keep the batch order.
+    # sorted() is stable with reverse=True too: ties keep the batch order. Plain tuples
+    # (ScoredItem's shape): finalize builds ScoredItems only for the k it answers with.
     ranked = sorted(scores.items(), key=_second, reverse=True)
-    return [ScoredItem(pid, round(score, 6), reasons[pid]) for pid, score in ranked]
+    return [(pid, score, reasons[pid]) for pid, score in ranked]
+
+
+def scale_of(recommendations: Sequence[ScoredItem]) -> float:
+    """What rerank() would multiply a lone batch list's scores by (1 / the best score), so
+    finalize() can rescale only the items it answers with. Lists are best first."""
+    top = recommendations[0].score if recommendations else 0.0
+    return 1.0 / top if top > 0 else 0.0
 
 
 def banned_ids(query: RecommendQuery, purchased: Iterable[str] = ()) -> frozenset[str]:
@@ -117,7 +128,7 @@ def banned_ids(query: RecommendQuery, purchased: Iterable[str] = ()) -> frozense
 
 
 def facts_window(
-    candidates: Sequence[ScoredItem],
+    candidates: Sequence[Ranked],
     fill: Sequence[ScoredItem],
     banned: Collection[str],
     limit: int = FACTS_WINDOW,
@@ -128,13 +139,13 @@ def facts_window(
     for item in (*candidates, *fill):
         if len(wanted) >= limit:
             break
-        if item.product_id not in banned:
-            wanted[item.product_id] = None
+        if item[0] not in banned:
+            wanted[item[0]] = None
     return list(wanted)
 
 
 def finalize(
-    candidates: Sequence[ScoredItem],
+    candidates: Sequence[Ranked],
     fill: Sequence[ScoredItem],
     *,
     k: int,
@@ -142,21 +153,22 @@ def finalize(
     facts: Facts | None = None,
     category: str = "",
     fill_in_category: bool = False,
+    scale: float = 1.0,
 ) -> tuple[ScoredItem, ...]:
     """Top ``k`` of ``candidates`` that pass the rules, topped up from ``fill`` (popular).
 
     Rules: nothing banned, nothing known to be out of stock (``facts``), nothing twice.
     With ``category``, an item qualifies only if its facts say so; fill items also
     qualify without facts when ``fill_in_category`` (the fill list *is* that category's
-    popular list). Fill scores are rescaled below the last ranked score."""
+    popular list). Fill scores are rescaled below the last ranked score. ``scale``
+    multiplies the scores of the candidates answered with (see scale_of)."""
     get = (facts if facts is not None else {}).get
     out: list[ScoredItem] = []
     seen: set[str] = set()
     # The rules inline (no helper call per item): a category filter walks every candidate.
-    for item in candidates:
+    for pid, score, reason in candidates:
         if len(out) >= k:
             return tuple(out)
-        pid = item.product_id
         if pid in banned or pid in seen:
             continue
         f = get(pid)
@@ -165,7 +177,7 @@ def finalize(
                 continue
         elif not f.in_stock or (category and f.category != category):
             continue
-        out.append(item)
+        out.append(ScoredItem(pid, round(max(score, 0.0) * scale, 6), reason))
         seen.add(pid)
     floor = out[-1].score if out and out[-1].score > 0 else 1.0
     if out:

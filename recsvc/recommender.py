@@ -36,8 +36,6 @@ DEADLINE_RESERVE_S = 0.01
 DEADLINE_RESERVE_MAX_S = 0.05
 # The first facts window is 2k + this: enough for a few out-of-stock candidates.
 SHORT_WINDOW_EXTRA = 8
-# Ranked candidate lists kept for profiles seen without page context (the common call).
-RANKED_KEPT = 4096
 # SimilarItems: the weight of the shopper's own lists beside the given products' neighbours.
 SIMILAR_PERSONAL = 0.3
 
@@ -75,9 +73,6 @@ class Recommender:
         self._loading: tuple[str, asyncio.Task[None]] | None = None
         self.counters: Counter[str] = Counter()
         self.visibility = Visibility()
-        # id(recommendations) -> (that tuple, its ranking without context). The tuple is
-        # held, so its id cannot be reused while the entry exists.
-        self._ranked: dict[int, tuple[Sequence[ScoredItem], list[ScoredItem]]] = {}
         tracker.on_change(self._ensure_fallback_lists)
 
     # -- use cases ----------------------------------------------------------------------
@@ -203,6 +198,8 @@ class Recommender:
         batch = profile.recommendations if profile is not None else ()
         viewed = neighbours.get(q.viewed_product_id)
         cart = [n for p in q.cart_product_ids if (n := neighbours.get(p)) is not None]
+        candidates: Sequence[ranking.Ranked]
+        scale = 1.0
         if q.similar_to:
             # The given products' neighbours lead; the shopper's lists only tip the order.
             lead = [Boost(n, 1.0, f"similar to {p}")
@@ -212,12 +209,15 @@ class Recommender:
             candidates = ranking.rerank(batch, viewed, cart, [*lead, *personal],
                                         base_weight=SIMILAR_PERSONAL)
         elif profile is not None and viewed is None and not cart and not boosts:
-            candidates = self._ranked_alone(profile)
+            # The batch list as it is (best first, by the contract): only the k answered
+            # get their scores rescaled, in finalize.
+            candidates = profile.recommendations
+            scale = ranking.scale_of(candidates)
         else:
             candidates = ranking.rerank(batch, viewed, cart, boosts)
         banned = ranking.banned_ids(q, profile.purchased if profile is not None else ())
         banned |= session.bought | session.in_cart | session.seen | set(q.similar_to)
-        items = await self._finish(gen, q, candidates, fill, banned, degraded)
+        items = await self._finish(gen, q, candidates, fill, banned, degraded, scale)
         if profile is not None:
             source = Source.CACHE if found is not None and found.cached else Source.STORE
         else:
@@ -245,10 +245,11 @@ class Recommender:
         self,
         gen: str,
         q: RecommendQuery,
-        candidates: list[ScoredItem],
+        candidates: Sequence[ranking.Ranked],
         fill: Sequence[ScoredItem],
         banned: frozenset[str],
         degraded: list[str],
+        scale: float = 1.0,
     ) -> tuple[ScoredItem, ...]:
         """The top k of candidates and fill under the rules (stock, category, bans).
 
@@ -259,7 +260,8 @@ class Recommender:
         catalogue = self.catalogue
         if catalogue is not None and catalogue.generation == gen:
             return ranking.finalize(candidates, fill, k=q.k, banned=banned, facts=catalogue,
-                                    category=q.category, fill_in_category=bool(q.category))
+                                    category=q.category, fill_in_category=bool(q.category),
+                                    scale=scale)
         limit = min(ranking.FACTS_WINDOW, 2 * q.k + SHORT_WINDOW_EXTRA)
         while True:
             window = ranking.facts_window(candidates, fill, banned, limit)
@@ -272,6 +274,7 @@ class Recommender:
                 facts=facts,
                 category=q.category,
                 fill_in_category=bool(q.category),
+                scale=scale,
             )
             if limit >= ranking.FACTS_WINDOW or len(window) < limit:
                 return items
@@ -279,20 +282,6 @@ class Recommender:
             if len(items) == q.k and all(i.product_id in inside for i in items):
                 return items
             limit = ranking.FACTS_WINDOW
-
-    def _ranked_alone(self, profile: Profile) -> list[ScoredItem]:
-        """rerank() of a profile without page context, memoised: profiles come from the
-        L1 as the same objects, and ranking 50 items costs more than the rest of a
-        cached call. Callers must not mutate the list."""
-        recs = profile.recommendations
-        entry = self._ranked.get(id(recs))
-        if entry is not None and entry[0] is recs:
-            return entry[1]
-        ranked = ranking.rerank(recs)
-        if len(self._ranked) >= RANKED_KEPT:
-            self._ranked.pop(next(iter(self._ranked)))
-        self._ranked[id(recs)] = (recs, ranked)
-        return ranked
 
     async def _optional(
         self,

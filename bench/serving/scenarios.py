@@ -91,6 +91,11 @@ def requests(s: Scenario, users: int) -> list[bytes]:
     return _pool(s.requests, users, False) if s.shop else recommend_requests(s.requests)
 
 
+def warm_pool(s: Scenario, args: argparse.Namespace) -> list[bytes]:
+    """The requests warm_up sends to a shop row."""
+    return _pool(s.requests, args.users, True)[:args.warm_calls] if s.shop else []
+
+
 def warm_up(s: Scenario, target: str, args: argparse.Namespace) -> int:
     """Bring a fresh server to its steady state; how many calls that took. Small
     generation: every request once (not for miss). Shop mixes: --warm-calls requests of

@@ -11,6 +11,12 @@ def items(*pairs: tuple[str, float]) -> tuple[ScoredItem, ...]:
     return tuple(ScoredItem(p, s, "r") for p, s in pairs)
 
 
+def reranked(*args: object, **kwargs: object) -> list[ScoredItem]:
+    """rerank()'s candidates as finalize answers them (ScoredItems, scores rounded)."""
+    return [ScoredItem(p, round(s, 6), r)
+            for p, s, r in ranking.rerank(*args, **kwargs)]  # type: ignore[arg-type]
+
+
 def ids(result: object) -> list[str]:
     return [i.product_id for i in result]  # type: ignore[attr-defined]
 
@@ -19,27 +25,27 @@ RECS = items(("A", 10), ("B", 9), ("C", 8), ("D", 1))
 
 
 def test_rerank_without_context_keeps_order_and_normalises() -> None:
-    out = ranking.rerank(RECS)
+    out = reranked(RECS)
     assert ids(out) == ["A", "B", "C", "D"]
     assert out[0].score == 1.0 and out[-1].score == 0.1
 
 
 def test_viewed_neighbours_lift_items_and_join_as_candidates() -> None:
     viewed = Neighbours("V", items=items(("D", 5), ("X", 4)))
-    out = ranking.rerank(RECS, viewed)
+    out = reranked(RECS, viewed)
     # D: 0.1 + 0.6 * 1.0 = 0.7; X (new): 0.6 * 0.8 = 0.48; C stays at 0.8.
     assert ids(out) == ["A", "B", "C", "D", "X"]
     assert {i.product_id: i.score for i in out}["D"] == 0.7
     assert out[3].reason == "because you viewed V"
     viewed_strong = Neighbours("V", items=items(("D", 5)))
     cart = [Neighbours("K", items=items(("D", 1)))]
-    out = ranking.rerank(RECS, viewed_strong, cart)
+    out = reranked(RECS, viewed_strong, cart)
     assert {i.product_id: i.score for i in out}["D"] == 1.0  # 0.1 + 0.6 + 0.3
     assert ids(out)[:2] == ["A", "D"]  # ties keep the batch order
 
 
 def test_cart_boost_names_the_cart_product() -> None:
-    out = ranking.rerank((), cart=[Neighbours("K", items=items(("Y", 2)))])
+    out = reranked((), cart=[Neighbours("K", items=items(("Y", 2)))])
     assert out == [ScoredItem("Y", 0.3, "goes with K in your cart")]
 
 
@@ -95,4 +101,14 @@ def test_facts_window_prefers_allowed_candidates_then_fill() -> None:
 def test_k_zero_and_empty_inputs() -> None:
     assert ranking.finalize(RECS, RECS, k=0) == ()
     assert ranking.finalize((), (), k=5) == ()
-    assert ranking.rerank(items(("Z", 0))) == [ScoredItem("Z", 0.0, "r")]
+    assert reranked(items(("Z", 0))) == [ScoredItem("Z", 0.0, "r")]
+
+
+def test_a_lone_batch_list_rescaled_in_finalize_is_what_rerank_gives() -> None:
+    recs = tuple(ScoredItem(f"P{n}", 2.0 - n / 10, f"why {n}") for n in range(12))
+    fill = (ScoredItem("F1", 5.0), ScoredItem("P3", 4.0), ScoredItem("F2", 3.0))
+    for k in (3, 10, 14):
+        reranked = ranking.finalize(ranking.rerank(recs), fill, k=k, banned={"P1"})
+        direct = ranking.finalize(recs, fill, k=k, banned={"P1"},
+                                  scale=ranking.scale_of(recs))
+        assert direct == reranked
