@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,8 @@ DEADLINE_RESERVE_S = 0.01
 DEADLINE_RESERVE_MAX_S = 0.05
 # The first facts window is 2k + this: enough for a few out-of-stock candidates.
 SHORT_WINDOW_EXTRA = 8
+# A failed load of a generation's popular lists and catalogue is tried again this often.
+LOAD_RETRY_S = 5.0
 # SimilarItems: the weight of the shopper's own lists beside the given products' neighbours.
 SIMILAR_PERSONAL = 0.3
 
@@ -71,6 +74,9 @@ class Recommender:
         # generation published without catalogue parts: then facts are looked up per call).
         self.catalogue: InProcessCatalogue | None = None
         self._loading: tuple[str, asyncio.Task[None]] | None = None
+        self._loaded_at = 0.0
+        # The generation whose lists and catalogue were read (whatever they held).
+        self._loaded_generation = ""
         self.counters: Counter[str] = Counter()
         self.visibility = Visibility()
         tracker.on_change(self._ensure_fallback_lists)
@@ -155,13 +161,20 @@ class Recommender:
         category = q.category
         # Popular lists never change within a generation: once in memory, no cache trip.
         held = self._fallback.get(category) if self._fallback_generation == gen else None
+        if self._loaded_generation != gen:
+            self._load_again(gen)
         degraded: list[str] = []
         sessions = self._sessions
         session_keys = sessions.keys.of(Shopper(q.user_id, q.session_id))
         # The shopper's recent events, when this process knows them already; else they
         # are read in the same round trip as the profile and the context's neighbours.
         raw = sessions.peek(session_keys) if session_keys else {}
-        token = sessions.reading(session_keys) if raw is None else None
+        token = None
+        if raw is None:
+            token = sessions.reading(session_keys)
+            self.counters["session_reads"] += 1
+        elif session_keys:
+            self.counters["session_known"] += 1
         recent = decode_recent(*(raw.get(k) for k in session_keys)) if raw else ()
         session = session_ranking.signals(recent)
         wanted = [*context_ids, *(p for p, _, _ in session.products if p not in context_ids)]
@@ -332,6 +345,18 @@ class Recommender:
         exact = self._fallback_generation == gen
         return (remembered.items if remembered else ()), exact
 
+    def _load_again(self, gen: str) -> None:
+        """A load of ``gen``'s lists and catalogue that failed (a store timeout at start-up)
+        is tried again, at most every LOAD_RETRY_S, in the background."""
+        loading = self._loading
+        if loading is None or loading[0] != gen or not loading[1].done():
+            return
+        now = time.monotonic()
+        if now - self._loaded_at < LOAD_RETRY_S:
+            return
+        self._loaded_at = now
+        self._loading = (gen, asyncio.create_task(self._load_fallback_lists(gen)))
+
     async def _ensure_fallback_lists(self, gen: str) -> None:
         """Load ``gen``'s lists once, however many callers ask (start-up and the
         generation-change listener both do)."""
@@ -356,6 +381,7 @@ class Recommender:
         if lists:
             self._fallback, self._fallback_generation = lists, gen
             log.info("fallback lists of %s loaded: %d categories", gen, len(lists) - 1)
+        self._loaded_generation = gen
         expected = manifest.counts.get(layout.CATALOGUE_PARTS, 0) if manifest else 0
         if parts and len(parts) == expected:
             self.catalogue = InProcessCatalogue.from_parts(gen, parts)

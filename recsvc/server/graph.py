@@ -104,6 +104,7 @@ def build_graph(
         else Answers(recommender)
     )
     metrics = Metrics()
+    mirror = getattr(sessions, "mirror", None)
     store_counters = getattr(store, "counters", None)
     metrics.add_domain(
         {
@@ -112,10 +113,13 @@ def build_graph(
             "track": lambda: intake.counters,
             "delivery": lambda: sink.counters,
             **({"store": lambda: store_counters} if store_counters is not None else {}),
+            **({"session_mirror": lambda: mirror.counters} if mirror is not None else {}),
         },
         lambda: tracker.last_known.generation if tracker.last_known else None,
         {"delivery_buffered": ("Track events waiting for (or in flight to) Firehose",
                                lambda: sink.depth),
+         "session_mirror_entries": ("shoppers' session values held while Redis reports "
+                                    "them unchanged", lambda: len(mirror or ())),
          "catalogue_products": ("products whose category and stock are held in memory",
                                 lambda: len(recommender.catalogue or ())),
          "catalogue_bytes": ("memory of the in-process catalogue facts",

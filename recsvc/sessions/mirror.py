@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,7 +51,7 @@ class SessionMirror:
         self._prefix = prefix
         self._values: OrderedDict[str, bytes | _Pending] = OrderedDict()
         self.active = False
-        self.counters: dict[str, int] = {"invalidations": 0, "reconnects": 0}
+        self.counters: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._values)

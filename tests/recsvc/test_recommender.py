@@ -13,7 +13,7 @@ import pytest
 from generation import FORMAT_VERSION
 from recsvc.cache import InProcessCache
 from recsvc.cache.aside import CacheAside
-from recsvc.errors import InvalidRequest, NotFound, Unavailable
+from recsvc.errors import InvalidRequest, NotFound, StoreUnavailable, Unavailable
 from recsvc.models import RecommendQuery, SegmentQuery, Source
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService, decode_token, encode_token
@@ -106,6 +106,28 @@ async def test_catalogue_in_memory_answers_facts_without_lookups(store: Counting
         result = await rec.recommend(RecommendQuery(user, k=8, category="shoes"), None)
         assert result.items and {seed.category_of(p) for p in ids(result)} == {"shoes"}
     assert store.calls["get_facts"] == 0
+
+
+async def test_a_failed_start_up_load_is_tried_again(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("recsvc.recommender.LOAD_RETRY_S", 0.0)
+    healthy = store.inner.get_catalogue
+
+    async def timed_out(generation: str) -> list[bytes]:
+        raise StoreUnavailable("store fetch timed out")
+
+    monkeypatch.setattr(store.inner, "get_catalogue", timed_out)
+    rec, _ = build(store)
+    await rec.warm()
+    assert rec.catalogue is None  # the load failed: facts per call for now
+    monkeypatch.setattr(store.inner, "get_catalogue", healthy)
+    for _ in range(50):
+        await rec.recommend(RecommendQuery("u0003", k=8), None)
+        if rec.catalogue is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert rec.catalogue is not None and rec.catalogue.generation == GEN
 
 
 async def test_an_incomplete_catalogue_is_not_used(store: CountingStore) -> None:
