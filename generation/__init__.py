@@ -24,8 +24,10 @@ from generation.values import (
     ProductFacts,
     Profile,
     ScoredItem,
+    ScoredList,
     SegmentInfo,
     SegmentMember,
+    rows,
 )
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "ProductFacts",
     "Profile",
     "ScoredItem",
+    "ScoredList",
     "SegmentInfo",
     "SegmentMember",
+    "rows",
 ]

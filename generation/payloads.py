@@ -21,6 +21,7 @@ from generation.values import (
     ProductFacts,
     Profile,
     ScoredItem,
+    ScoredList,
     SegmentInfo,
     SegmentMember,
 )
@@ -58,6 +59,9 @@ MAX_POPULAR = 200
 
 
 def _items_out(items: Sequence[ScoredItem]) -> pb.ScoredItems:
+    if isinstance(items, ScoredList):
+        return pb.ScoredItems(product_ids=items.ids, scores=[round(s, 6) for s in items.scores],
+                              reasons=items.reasons)
     return pb.ScoredItems(
         product_ids=[i.product_id for i in items],
         scores=[round(i.score, 6) for i in items],
@@ -65,8 +69,8 @@ def _items_out(items: Sequence[ScoredItem]) -> pb.ScoredItems:
     )
 
 
-def _items_in(items: pb.ScoredItems) -> tuple[ScoredItem, ...]:
-    return tuple(map(ScoredItem, items.product_ids, items.scores, items.reasons))
+def _items_in(items: pb.ScoredItems) -> ScoredList:
+    return ScoredList(tuple(items.product_ids), tuple(items.scores), tuple(items.reasons))
 
 
 def _bytes(message: Message) -> bytes:

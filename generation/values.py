@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from generation.formats import FORMAT_VERSION
 
 __all__ = [
     "CatalogueFacts",
+    "ScoredList",
+    "rows",
     "Manifest",
     "Neighbours",
     "Pointer",
@@ -31,12 +33,66 @@ class ScoredItem(NamedTuple):
     reason: str = ""
 
 
+class ScoredList(Sequence[ScoredItem]):
+    """A ranked list as the payload stores it, three parallel tuples, behaving as a
+    sequence of ScoredItem. What decoding returns: a reader that caches decoded values
+    holds one object the garbage collector tracks per list instead of one per item (tuples
+    of strings and floats are not tracked at all), so full collections stay short however
+    many lists are cached, and ranking reads the arrays (``rows``) without building items."""
+
+    __slots__ = ("ids", "reasons", "scores")
+
+    def __init__(self, ids: tuple[str, ...], scores: tuple[float, ...],
+                 reasons: tuple[str, ...]) -> None:
+        self.ids, self.scores, self.reasons = ids, scores, reasons
+
+    def rows(self) -> Iterator[tuple[str, float, str]]:
+        """(id, score, reason) per item, as plain tuples."""
+        return zip(self.ids, self.scores, self.reasons, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> ScoredItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ScoredList: ...
+
+    def __getitem__(self, index: int | slice) -> ScoredItem | ScoredList:
+        if isinstance(index, slice):
+            return ScoredList(self.ids[index], self.scores[index], self.reasons[index])
+        return ScoredItem(self.ids[index], self.scores[index], self.reasons[index])
+
+    def __iter__(self) -> Iterator[ScoredItem]:
+        return map(ScoredItem, self.ids, self.scores, self.reasons)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ScoredList):
+            return (self.ids, self.scores, self.reasons) == (other.ids, other.scores,
+                                                             other.reasons)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"ScoredList({list(self)!r})"
+
+
+def rows(items: Sequence[ScoredItem]) -> Iterable[tuple[str, float, str]]:
+    """(id, score, reason) of each item, without building items for a ScoredList."""
+    return items.rows() if isinstance(items, ScoredList) else items
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What the batch job knows about one user, as published in one generation."""
 
     user_id: str
-    recommendations: tuple[ScoredItem, ...] = ()
+    recommendations: Sequence[ScoredItem] = ()
     # Products the user bought (most recent first, capped by the job): never recommended.
     purchased: tuple[str, ...] = ()
     # Products the user interacted with most recently (views, carts), most recent first.
@@ -77,7 +133,7 @@ class Neighbours:
     product_id: str
     category: str = ""
     in_stock: bool = True
-    items: tuple[ScoredItem, ...] = ()
+    items: Sequence[ScoredItem] = ()
 
     @property
     def facts(self) -> ProductFacts:
@@ -89,7 +145,7 @@ class PopularList:
     """Popular products overall (category "") or within one category, best first."""
 
     category: str
-    items: tuple[ScoredItem, ...] = ()
+    items: Sequence[ScoredItem] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Protocol
 
-from generation import Neighbours, ProductFacts, ScoredItem
+from generation import Neighbours, ProductFacts, ScoredItem, rows
 from recsvc.models import RecommendQuery
 
 __all__ = [
@@ -36,12 +36,13 @@ Ranked = tuple[str, float, str]
 FILL_SCALE = 0.5
 
 
-def _normalised(items: Sequence[ScoredItem]) -> list[tuple[ScoredItem, float]]:
-    """Scores divided by the best one, so lists computed on different scales mix."""
-    top = max((i.score for i in items), default=0.0)
+def _normalised(items: Sequence[ScoredItem]) -> list[tuple[str, str, float]]:
+    """(id, reason, score / the best score) per item, so lists on different scales mix."""
+    listed = list(rows(items))
+    top = max((s for _, s, _ in listed), default=0.0)
     if top <= 0:
-        return [(i, 0.0) for i in items]
-    return [(i, max(i.score, 0.0) / top) for i in items]
+        return [(p, r, 0.0) for p, _, r in listed]
+    return [(p, r, max(s, 0.0) / top) for p, s, r in listed]
 
 
 class Facts(Protocol):
@@ -79,14 +80,13 @@ def rerank(
     scores: dict[str, float] = {}
     reasons: dict[str, str] = {}
     # One pass per list over plain floats: this runs on most calls.
-    top = max((i.score for i in recommendations), default=0.0)
+    batch = list(rows(recommendations))
+    top = max((s for _, s, _ in batch), default=0.0)
     scale = base_weight / top if top > 0 else 0.0
-    for item in recommendations:
-        pid = item.product_id
+    for pid, s, reason in batch:
         if pid not in scores:
-            s = item.score
             scores[pid] = s * scale if s > 0 else 0.0
-            reasons[pid] = item.reason
+            reasons[pid] = reason
     context: list[tuple[Neighbours, float, str]] = []
     if viewed is not None:
         context.append((viewed, VIEWED_WEIGHT, f"because you viewed {viewed.product_id}"))
@@ -94,12 +94,10 @@ def rerank(
     context.extend((b.neighbours, b.weight, b.reason) for b in boosts)
     best_boost: dict[str, float] = {}
     for neighbours, weight, reason in context:
-        items = neighbours.items
-        top = max((i.score for i in items), default=0.0)
+        items = list(rows(neighbours.items))
+        top = max((s for _, s, _ in items), default=0.0)
         scale = weight / top if top > 0 else 0.0
-        for item in items:
-            pid = item.product_id
-            s = item.score
+        for pid, s, _ in items:
             boost = s * scale if s > 0 else 0.0
             scores[pid] = scores.get(pid, 0.0) + boost
             if boost > best_boost.get(pid, 0.0):
@@ -114,7 +112,7 @@ def rerank(
 def scale_of(recommendations: Sequence[ScoredItem]) -> float:
     """What rerank() would multiply a lone batch list's scores by (1 / the best score), so
     finalize() can rescale only the items it answers with. Lists are best first."""
-    top = recommendations[0].score if recommendations else 0.0
+    top = next(iter(rows(recommendations)))[1] if recommendations else 0.0
     return 1.0 / top if top > 0 else 0.0
 
 
@@ -136,11 +134,11 @@ def facts_window(
     """The ids whose category/stock are worth looking up: the best allowed candidates
     first, then the fill list, deduplicated, at most ``limit``."""
     wanted: dict[str, None] = {}
-    for item in (*candidates, *fill):
+    for pid, _, _ in (*rows(candidates), *rows(fill)):  # type: ignore[arg-type]
         if len(wanted) >= limit:
             break
-        if item[0] not in banned:
-            wanted[item[0]] = None
+        if pid not in banned:
+            wanted[pid] = None
     return list(wanted)
 
 
@@ -166,7 +164,7 @@ def finalize(
     out: list[ScoredItem] = []
     seen: set[str] = set()
     # The rules inline (no helper call per item): a category filter walks every candidate.
-    for pid, score, reason in candidates:
+    for pid, score, reason in rows(candidates):  # type: ignore[arg-type]
         if len(out) >= k:
             return tuple(out)
         if pid in banned or pid in seen:
@@ -182,10 +180,9 @@ def finalize(
     floor = out[-1].score if out and out[-1].score > 0 else 1.0
     if out:
         floor *= FILL_SCALE
-    for item, s in _normalised(fill):
+    for pid, reason, s in _normalised(fill):
         if len(out) >= k:
             break
-        pid = item.product_id
         if pid in banned or pid in seen:
             continue
         f = get(pid)
@@ -194,6 +191,6 @@ def finalize(
                 continue
         elif not f.in_stock or (category and f.category != category):
             continue
-        out.append(ScoredItem(pid, round(floor * s, 6), item.reason or "popular"))
+        out.append(ScoredItem(pid, round(floor * s, 6), reason or "popular"))
         seen.add(pid)
     return tuple(out)
