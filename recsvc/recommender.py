@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem, layout
+from generation import Manifest, Neighbours, PopularList, Profile, ScoredItem
 from recsvc import ranking, session_ranking
 from recsvc.cache import codec
 from recsvc.cache.aside import CacheAside, Fetch, Fetched, Want
 from recsvc.catalogue import InProcessCatalogue
 from recsvc.errors import StoreUnavailable, Unavailable
+from recsvc.held import HeldLists
 from recsvc.models import Recommendation, RecommendQuery, Source
 from recsvc.ranking import Boost
 from recsvc.sessions import SessionMemory, Shopper, decode_recent
@@ -37,8 +37,6 @@ DEADLINE_RESERVE_S = 0.01
 DEADLINE_RESERVE_MAX_S = 0.05
 # The first facts window is 2k + this: enough for a few out-of-stock candidates.
 SHORT_WINDOW_EXTRA = 8
-# A failed load of a generation's popular lists and catalogue is tried again this often.
-LOAD_RETRY_S = 5.0
 # SimilarItems: the weight of the shopper's own lists beside the given products' neighbours.
 SIMILAR_PERSONAL = 0.3
 
@@ -68,18 +66,10 @@ class Recommender:
         self._store_timeout_s = store_timeout_s
         # The last popular lists fetched (category -> list) and their generation: what we
         # serve when the store is gone. Refreshed on every generation change.
-        self._fallback: dict[str, PopularList] = {}
-        self._fallback_generation = ""
-        # Every product's category and stock, per generation (None until loaded, or for a
-        # generation published without catalogue parts: then facts are looked up per call).
-        self.catalogue: InProcessCatalogue | None = None
-        self._loading: tuple[str, asyncio.Task[None]] | None = None
-        self._loaded_at = 0.0
-        # The generation whose lists and catalogue were read (whatever they held).
-        self._loaded_generation = ""
+        self._held = HeldLists(store, aside, tracker)
         self.counters: Counter[str] = Counter()
         self.visibility = Visibility()
-        tracker.on_change(self._ensure_fallback_lists)
+        tracker.on_change(self._held.ensure)
 
     # -- use cases ----------------------------------------------------------------------
 
@@ -100,6 +90,11 @@ class Recommender:
             except StoreUnavailable:
                 self.counters["store_errors"] += 1
         return self._from_fallback(query)
+
+    @property
+    def catalogue(self) -> InProcessCatalogue | None:
+        """Every product's category and stock, if loaded (recsvc.held)."""
+        return self._held.catalogue
 
     def generation_now(self) -> str | None:
         """The generation being served, if known, without waiting for the store."""
@@ -147,7 +142,7 @@ class Recommender:
         exist before the first request. Raises StoreUnavailable."""
         pointer = await self._tracker.refresh()
         if pointer is not None:
-            await self._ensure_fallback_lists(pointer.generation)
+            await self._held.ensure(pointer.generation)
 
     # -- the personal path --------------------------------------------------------------
 
@@ -160,9 +155,10 @@ class Recommender:
         context_ids = list(dict.fromkeys(p for p in context if p))
         category = q.category
         # Popular lists never change within a generation: once in memory, no cache trip.
-        held = self._fallback.get(category) if self._fallback_generation == gen else None
-        if self._loaded_generation != gen:
-            self._load_again(gen)
+        lists = self._held
+        held = lists.popular.get(category) if lists.generation == gen else None
+        if lists.loaded_generation != gen:
+            lists.load_again(gen)
         degraded: list[str] = []
         sessions = self._sessions
         session_keys = sessions.keys.of(Shopper(q.user_id, q.session_id))
@@ -206,7 +202,7 @@ class Recommender:
             self.visibility.used(recent)
         boosts = session_ranking.boosts(session, neighbours)
         found = profiles.get(q.user_id) if q.user_id else None
-        fill, exact = self._popular_list(gen, category, popular.get(category))
+        fill, exact = lists.popular_list(gen, category, popular.get(category))
         profile: Profile | None = found.value if found is not None else None
         batch = profile.recommendations if profile is not None else ()
         viewed = neighbours.get(q.viewed_product_id)
@@ -270,7 +266,7 @@ class Recommender:
         fill in window order and stops at k, so when its k picks all lie inside the
         short window it never looked past it and the full window would give the same
         answer. Otherwise (category filters, many out of stock) look up the full one."""
-        catalogue = self.catalogue
+        catalogue = self._held.catalogue
         if catalogue is not None and catalogue.generation == gen:
             return ranking.finalize(candidates, fill, k=q.k, banned=banned, facts=catalogue,
                                     category=q.category, fill_in_category=bool(q.category),
@@ -331,72 +327,13 @@ class Recommender:
 
     # -- fallback lists -------------------------------------------------------------------
 
-    def _popular_list(
-        self, gen: str, category: str, fetched: PopularList | None
-    ) -> tuple[Sequence[ScoredItem], bool]:
-        """The fill list for ``category`` and whether it is ``gen``'s own (not a list
-        remembered from another generation)."""
-        if fetched is not None:
-            if self._fallback_generation in ("", gen):
-                self._fallback[category] = fetched
-                self._fallback_generation = gen
-            return fetched.items, True
-        remembered = self._fallback.get(category)
-        exact = self._fallback_generation == gen
-        return (remembered.items if remembered else ()), exact
-
-    def _load_again(self, gen: str) -> None:
-        """A load of ``gen``'s lists and catalogue that failed (a store timeout at start-up)
-        is tried again, at most every LOAD_RETRY_S, in the background."""
-        loading = self._loading
-        if loading is None or loading[0] != gen or not loading[1].done():
-            return
-        now = time.monotonic()
-        if now - self._loaded_at < LOAD_RETRY_S:
-            return
-        self._loaded_at = now
-        self._loading = (gen, asyncio.create_task(self._load_fallback_lists(gen)))
-
-    async def _ensure_fallback_lists(self, gen: str) -> None:
-        """Load ``gen``'s lists once, however many callers ask (start-up and the
-        generation-change listener both do)."""
-        if self._loading is None or self._loading[0] != gen:
-            self._loading = (gen, asyncio.create_task(self._load_fallback_lists(gen)))
-        await asyncio.shield(self._loading[1])
-
-    async def _load_fallback_lists(self, gen: str) -> None:
-        """Fetch every popular list of ``gen`` (overall and per category) and its catalogue
-        facts into memory."""
-        try:
-            manifest = await self._tracker.manifest(gen)
-            categories = ["", *(manifest.categories if manifest else ())]
-            fetched, parts = await asyncio.gather(
-                self._aside.get_many(codec.POPULAR, gen, categories, self._popular(gen)),
-                self._store.get_catalogue(gen),
-            )
-        except StoreUnavailable as exc:
-            log.warning("could not load the popular lists of %s: %s", gen, exc)
-            return
-        lists = {c: f.value for c, f in fetched.items() if f.value is not None}
-        if lists:
-            self._fallback, self._fallback_generation = lists, gen
-            log.info("fallback lists of %s loaded: %d categories", gen, len(lists) - 1)
-        self._loaded_generation = gen
-        expected = manifest.counts.get(layout.CATALOGUE_PARTS, 0) if manifest else 0
-        if parts and len(parts) == expected:
-            self.catalogue = InProcessCatalogue.from_parts(gen, parts)
-            log.info("catalogue of %s loaded: %d products, %.1f MB", gen,
-                     len(self.catalogue), self.catalogue.nbytes / 1e6)
-        elif expected:
-            log.warning("catalogue of %s incomplete (%d of %d parts): facts looked up per call",
-                        gen, len(parts), expected)
-
     def _from_fallback(self, q: RecommendQuery) -> Recommendation:
-        if not self._fallback:
+        held = self._held
+        if not held.popular:
             raise Unavailable(
                 "the profile store is unavailable and no fallback lists are loaded yet"
             )
-        remembered = self._fallback.get(q.category)
+        remembered = held.popular.get(q.category)
         items = ranking.finalize(
             (),
             remembered.items if remembered else (),
@@ -406,7 +343,7 @@ class Recommender:
             fill_in_category=True,
         )
         self.counters["fallback"] += 1
-        return Recommendation(items, Source.FALLBACK, self._fallback_generation, complete=False,
+        return Recommendation(items, Source.FALLBACK, held.generation, complete=False,
                               recommendation_id=new_recommendation_id())
 
 

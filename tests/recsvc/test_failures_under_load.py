@@ -180,7 +180,7 @@ def tagged(data: GenerationData, tag: str) -> GenerationData:
         return f"{tag}{pid}"
 
     def items(xs: tuple[ScoredItem, ...]) -> tuple[ScoredItem, ...]:
-        return tuple(replace(i, product_id=p(i.product_id)) for i in xs)
+        return tuple(i._replace(product_id=p(i.product_id)) for i in xs)
 
     return GenerationData(
         manifest=data.manifest,

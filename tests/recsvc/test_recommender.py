@@ -111,7 +111,7 @@ async def test_catalogue_in_memory_answers_facts_without_lookups(store: Counting
 async def test_a_failed_start_up_load_is_tried_again(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("recsvc.recommender.LOAD_RETRY_S", 0.0)
+    monkeypatch.setattr("recsvc.held.LOAD_RETRY_S", 0.0)
     healthy = store.inner.get_catalogue
 
     async def timed_out(generation: str) -> list[bytes]:
