@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from generation import Manifest, Pointer, SegmentMember, layout, payloads
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
+from recsvc.store.coalesce import Coalescer
 
 __all__ = ["DynamoProfileStore"]
 
@@ -47,8 +48,10 @@ class DynamoProfileStore:
         self._client = client
         self._table = table
         self._stack = stack
-        # unprocessed_keys: keys DynamoDB handed back (throttling, 16 MB cap) and we retried.
-        self.counters: Counter[str] = Counter()
+        self._coalescer = Coalescer(self._get_chunk, BATCH_GET_LIMIT)
+        # unprocessed_keys: keys DynamoDB handed back (throttling, 16 MB cap) and we retried;
+        # requests, keys_asked, keys_sent: BatchGetItem requests and the keys they carried.
+        self.counters: Counter[str] = self._coalescer.counters
 
     @classmethod
     async def open(cls, settings: Settings) -> DynamoProfileStore:
@@ -78,6 +81,7 @@ class DynamoProfileStore:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self._coalescer.aclose()
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
@@ -130,22 +134,14 @@ class DynamoProfileStore:
         return await self._batch_get(keys, layout.DATA)
 
     async def _batch_get(self, keys: dict[str, layout.Key], attribute: str) -> dict[str, bytes]:
-        """The ``attribute`` payloads of the items at ``keys`` (id -> key), by id."""
+        """The ``attribute`` payloads of the items at ``keys`` (id -> key), by id in the
+        request's order; keys other calls ask for in the same loop turn share the
+        BatchGetItem (recsvc/store/coalesce.py)."""
         if not keys:
             return {}
-        ids = list(keys)
-        chunks = [ids[i : i + BATCH_GET_LIMIT] for i in range(0, len(ids), BATCH_GET_LIMIT)]
-        results = await asyncio.gather(
-            *(self._get_chunk([keys[i] for i in c], attribute) for c in chunks)
-        )
-        by_key = {layout.key_of(i): i for items in results for i in items}
-        # BatchGetItem returns items in no particular order: restore the request's.
-        found: dict[str, bytes] = {}
-        for id_, k in keys.items():
-            item = by_key.get(layout.key_of(k))
-            if item is not None:
-                found[id_] = layout.payload(item, attribute)
-        return found
+        items = await self._coalescer.get(keys, attribute)
+        return {id_: layout.payload(item, attribute) for id_, item in items.items()
+                if item is not None}
 
     async def _get_chunk(self, keys: list[layout.Key], attribute: str) -> list[layout.Item]:
         items: list[layout.Item] = []
