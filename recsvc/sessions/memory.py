@@ -86,7 +86,9 @@ class Keys:
         return f"{self._prefix}:recent:{{{kind}:{id_}}}"
 
     def seen(self, kind: str, id_: str, event_id: str) -> str:
-        return f"{self._prefix}:recent:{{{kind}:{id_}}}:seen:{event_id}"
+        # Not under ":recent:": the session mirror follows that prefix, and a dedup mark
+        # changes no answer (the same hash tag keeps it in the value's cluster slot).
+        return f"{self._prefix}:seen:{{{kind}:{id_}}}:{event_id}"
 
 
 @dataclass(frozen=True, slots=True)
