@@ -147,7 +147,9 @@ async def serve(settings: Settings) -> None:
         await server.start()
         stack.push_async_callback(server.stop, None)  # on errors; a second stop is a no-op
         address = f"{settings.host}:{port}"
-        print(f"recsvc listening on {address}", flush=True)
+        # One write: workers share stdout, and print() writes the newline separately
+        # when unbuffered (two workers' lines once ran together).
+        print(f"recsvc listening on {address}\n", end="", flush=True)
         log.info("listening on %s", address)
         try:
             await graph.recommender.warm()

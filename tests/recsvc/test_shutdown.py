@@ -109,8 +109,11 @@ async def test_workers_share_one_port_and_stop_together(published: Published) ->
         RECSVC_WORKERS="2", RECSVC_METRICS_PORT=str(metrics), RECSVC_DRAIN_DELAY_S="0",
     )
     try:
-        poll_for(lambda: proc.output().count("recsvc listening on") == 2, 60,
-                 "both workers to listen")
+        try:
+            poll_for(lambda: proc.output().count("recsvc listening on") == 2, 60,
+                     "both workers to listen")
+        except TimeoutError as exc:  # say what the workers were doing
+            raise AssertionError(proc.output()[-4000:]) from exc
         # Port 0 was resolved once, by the supervisor: both workers bound the same port.
         assert set(re.findall(r"recsvc listening on (\S+)", proc.output())) == {target}
         async with grpc.aio.insecure_channel(target) as channel:
