@@ -94,7 +94,7 @@ from serving.measure import Echo, measure  # noqa: E402
 from serving.mixes import describe  # noqa: E402
 from serving.payloads import recommend_requests  # noqa: E402
 from serving.prefill import prefill  # noqa: E402
-from serving.processes import cpu_split, ports_outside_ephemeral, started  # noqa: E402
+from serving.processes import cpu_split, started  # noqa: E402
 from serving.report import print_layers, print_table, summarize  # noqa: E402
 from serving.scenarios import (  # noqa: E402
     FLOOR_KEY,
@@ -110,7 +110,7 @@ from serving.scenarios import (  # noqa: E402
 )
 from serving.shop import ShopSpec, shop_data  # noqa: E402
 
-from loopback.ports import free_port  # noqa: E402
+from loopback.ports import free_port, ports_outside_ephemeral  # noqa: E402
 from loopback.processes import Proc  # noqa: E402
 
 

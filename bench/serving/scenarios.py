@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from loopback.ports import ports_outside_ephemeral
 from loopback.processes import Proc
 from serving.floor import put_value
 from serving.layers import ready
@@ -23,7 +24,7 @@ from serving.load import prewarm
 from serving.measure import Target
 from serving.mixes import MIXES, pool
 from serving.payloads import RECOMMEND, recommend_requests
-from serving.processes import ports_outside_ephemeral, recsvc_server, started
+from serving.processes import recsvc_server, started
 from serving.shop import ShopSpec
 
 SMALL_TABLE, SHOP_TABLE = "bench", "shop"

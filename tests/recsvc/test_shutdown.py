@@ -16,7 +16,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from loopback.ports import free_port, port_open
+from loopback.ports import ports_outside_ephemeral
 from loopback.processes import Proc
 from loopback.waiting import poll_for
 from recsvc.api.v1 import recommender_pb2 as rpb
@@ -98,8 +98,10 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(
 
 
 def free_port_pair() -> int:
-    """A free port whose successor looks free too (worker 1 serves metrics there)."""
-    return next(p for p in iter(free_port, 0) if not port_open(p + 1))
+    """Two free ports (worker 1 serves metrics on the second), below the ephemeral range:
+    a port free_port() found can be taken by an outgoing connection before the worker
+    binds it (a run failed with "Address already in use")."""
+    return ports_outside_ephemeral(2)
 
 
 async def test_workers_share_one_port_and_stop_together(published: Published) -> None:
