@@ -123,7 +123,8 @@ class SessionMirror:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: drop everything, retry
-                if self.active:
+                if self.active or not self.counters["reconnects"]:
+                    # Lost, or never had (e.g. CLIENT TRACKING not allowed): said once.
                     log.warning("session invalidations lost (%s: %s); reading Redis per call",
                                 type(exc).__name__, exc)
                 self.active = False
