@@ -185,9 +185,11 @@ class Recommender:
         if isinstance(found_all[0], StoreUnavailable):
             raise found_all[0]
         profiles = found_all[0]
-        neighbours: dict[str, Neighbours] = self._optional_part(found_all[1], degraded)
+        neighbours: dict[str, Neighbours] = self._refining(codec.NEIGHBOURS, found_all[1],
+                                                           degraded)
         popular: dict[str, PopularList] = (
-            self._optional_part(found_all[2], degraded) if held is None else {category: held})
+            self._refining(codec.POPULAR, found_all[2], degraded) if held is None
+            else {category: held})
         if raw is None:
             raw = read
             if read is not None:
@@ -240,13 +242,14 @@ class Recommender:
             session_state=None if unread else _state(raw or {}, session_keys),
         )
 
-    def _optional_part(self, part: dict[str, Fetched[T]] | StoreUnavailable,
-                       degraded: list[str]) -> dict[str, T]:
-        """A refining part of a lookup (neighbours, popular): a store failure there leaves
-        it out of the answer (noted in ``degraded``) instead of failing the call."""
+    def _refining(self, kind: codec.Kind[T], part: dict[str, Fetched[T]] | StoreUnavailable,
+                  degraded: list[str]) -> dict[str, T]:
+        """Context neighbours, facts and popular lists only refine an answer: if the store
+        failed for them, answer without them (the profile read decides the fallback) and
+        note it in ``degraded``."""
         if isinstance(part, StoreUnavailable):
-            self.counters["degraded_store"] += 1
-            degraded.append("store")
+            self.counters[f"degraded_{kind.name}"] += 1
+            degraded.append(kind.name)
             return {}
         return {i: f.value for i, f in part.items() if f.value is not None}
 
@@ -300,16 +303,9 @@ class Recommender:
         fetch: Fetch,
         degraded: list[str],
     ) -> dict[str, T]:
-        """Context neighbours, facts and popular lists only refine an answer: if the store
-        fails for them, answer without them (the profile read decides the fallback) and
-        note it in ``degraded``."""
-        try:
-            fetched = await self._aside.get_many(kind, gen, ids, fetch)
-        except StoreUnavailable:
-            self.counters[f"degraded_{kind.name}"] += 1
-            degraded.append(kind.name)
-            return {}
-        return {i: f.value for i, f in fetched.items() if f.value is not None}
+        """A refining lookup of its own, under ``_refining``'s rules."""
+        found, _ = await self._aside.get_together(gen, [Want(kind, ids, fetch)], ())
+        return self._refining(kind, found[0], degraded)
 
     # -- store reads (what cache-aside calls on a miss) -------------------------------------
 
