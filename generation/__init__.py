@@ -13,7 +13,7 @@ it imports neither (the suite checks it with import-linter). It holds:
 Light imports only (protobuf and the standard library): both roles install it.
 """
 
-from generation.data import GenerationData
+from generation.data import GenerationData, NeighbourFacts
 from generation.formats import FORMAT_VERSION, READABLE_FORMATS
 from generation.values import (
     CatalogueFacts,
@@ -36,6 +36,7 @@ __all__ = [
     "CatalogueFacts",
     "GenerationData",
     "Manifest",
+    "NeighbourFacts",
     "Neighbours",
     "Pointer",
     "PopularList",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from generation.values import (
@@ -14,7 +14,7 @@ from generation.values import (
     SegmentMember,
 )
 
-__all__ = ["GenerationData"]
+__all__ = ["GenerationData", "NeighbourFacts"]
 
 
 @dataclass
@@ -31,3 +31,26 @@ class GenerationData:
     # Category and stock of every product of the catalogue. None: the writer publishes
     # those of the products that have neighbours (the facts it writes with them).
     catalogue: CatalogueFacts | None = None
+
+
+class NeighbourFacts:
+    """Passes neighbour lists through, remembering each product's category and stock: the
+    catalogue a writer publishes when GenerationData has none."""
+
+    def __init__(self, neighbours: Iterable[Neighbours]) -> None:
+        self._neighbours = neighbours
+        self._ids: list[str] = []
+        self._codes: list[int] = []
+        self._stock: list[bool] = []
+        self._categories: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[Neighbours]:
+        for n in self._neighbours:
+            self._ids.append(n.product_id)
+            self._codes.append(self._categories.setdefault(n.category, len(self._categories)))
+            self._stock.append(n.in_stock)
+            yield n
+
+    def collected(self) -> CatalogueFacts:
+        """The facts of the neighbour lists iterated so far."""
+        return CatalogueFacts(tuple(self._categories), self._ids, self._codes, self._stock)

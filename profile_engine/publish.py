@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from generation import FORMAT_VERSION, CatalogueFacts, GenerationData, Neighbours, layout
+from generation import FORMAT_VERSION, GenerationData, NeighbourFacts, layout
 from profile_engine.errors import PublishError
 from profile_engine.served import ServedTable
 
@@ -132,27 +132,6 @@ def _lazy(make: Callable[[], Iterable[layout.Item]]) -> Iterator[layout.Item]:
     yield from make()
 
 
-class _FactsOf:
-    """Passes neighbour lists through, remembering each product's category and stock."""
-
-    def __init__(self, neighbours: Iterable[Neighbours]) -> None:
-        self._neighbours = neighbours
-        self._ids: list[str] = []
-        self._codes: list[int] = []
-        self._stock: list[bool] = []
-        self._categories: dict[str, int] = {}
-
-    def __iter__(self) -> Iterator[Neighbours]:
-        for n in self._neighbours:
-            self._ids.append(n.product_id)
-            self._codes.append(self._categories.setdefault(n.category, len(self._categories)))
-            self._stock.append(n.in_stock)
-            yield n
-
-    def collected(self) -> CatalogueFacts:
-        return CatalogueFacts(tuple(self._categories), self._ids, self._codes, self._stock)
-
-
 def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -> PublishReport:
     """Write the whole generation, then flip the pointer. Raises PublishError; on any
     error the pointer is untouched and the previous generation stays served."""
@@ -162,7 +141,7 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
     report.previous_generation = current_generation(client, table)
     expires_at = int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
 
-    facts = _FactsOf(data.neighbours) if data.catalogue is None else None
+    facts = NeighbourFacts(data.neighbours) if data.catalogue is None else None
     sections: list[tuple[str, Iterable[layout.Item]]] = [
         ("profiles", (layout.profile_item(gen, p, expires_at) for p in data.profiles)),
         ("neighbours", (layout.neighbours_item(gen, n, expires_at)

@@ -7,9 +7,9 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field, replace
 
 from generation import (
-    CatalogueFacts,
     GenerationData,
     Manifest,
+    NeighbourFacts,
     Pointer,
     SegmentMember,
     layout,
@@ -48,17 +48,12 @@ class InMemoryProfileStore:
         manifest = data.manifest
         gen = _Generation(b"")
         gen.profiles = {p.user_id: payloads.encode_profile(p) for p in data.profiles}
-        categories: dict[str, int] = {}
-        facts = CatalogueFacts((), [], [], [])
-        for n in data.neighbours:
+        seen = NeighbourFacts(data.neighbours)
+        for n in seen:
             gen.neighbours[n.product_id] = payloads.encode_neighbours(n)
             gen.facts[n.product_id] = payloads.encode_facts(n.facts)
-            facts.product_ids.append(n.product_id)  # type: ignore[attr-defined]
-            facts.category_codes.append(  # type: ignore[attr-defined]
-                categories.setdefault(n.category, len(categories)))
-            facts.in_stock.append(n.in_stock)  # type: ignore[attr-defined]
         # As the batch job's writer does: the catalogue given, else the neighbours' facts.
-        facts = data.catalogue or replace(facts, categories=tuple(categories))
+        facts = data.catalogue or seen.collected()
         gen.catalogue = [layout.payload(i)
                          for i in layout.catalogue_items(manifest.generation, facts)]
         manifest = replace(manifest, counts={**manifest.counts,
