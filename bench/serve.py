@@ -101,8 +101,8 @@ from serving.scenarios import (  # noqa: E402
     SHOP_TABLE,
     SMALL_TABLE,
     Scenario,
+    cache_prefix,
     chosen,
-    recsvc_env,
     requests,
     serving,
     warm_pool,
@@ -234,9 +234,9 @@ def main() -> None:
             run_prefix = f"bench{os.getpid()}"
             with serving(s, base, args, server_cpus, redis_url, run_prefix) as target:
                 if s.shop and s.server == "recsvc" and not args.cold_cache:
-                    filled = prefill(redis_url, recsvc_env(s, base, 0, run_prefix)[
-                        "RECSVC_CACHE_PREFIX"], generations["shop"]["generation"],
-                        ShopSpec(args.users), [payloads, warm_pool(s, args)])
+                    filled = prefill(redis_url, cache_prefix(s, run_prefix),
+                                     generations["shop"]["generation"], ShopSpec(args.users),
+                                     [payloads, warm_pool(s, args)])
                     print(f"  {s.name}: Redis prefilled {filled}", flush=True)
                 warmed_at = time.perf_counter()
                 warm = warm_up(s, target.address, args)

@@ -14,7 +14,6 @@ from functools import cache
 from serving.shop import Catalogue, ShopSpec, neighbours, profile
 
 TTL_S = 3600
-NEGATIVE = b"\x00"  # recsvc.cache.aside.NEGATIVE
 
 
 @cache
@@ -49,6 +48,7 @@ def prefill(redis_url: str, prefix: str, generation: str, spec: ShopSpec,
     import redis
 
     from recsvc.cache import keys
+    from recsvc.cache.aside import NEGATIVE
 
     known = {spec.user_id(n): n for n in range(spec.users)}
     users = users_named(pools)

@@ -110,14 +110,18 @@ def warm_up(s: Scenario, target: str, args: argparse.Namespace) -> int:
     return len(payloads)
 
 
+def cache_prefix(s: Scenario, run_prefix: str) -> str:
+    """Each shop row its own (it starts from its own prefill and warm-up, whatever ran
+    before it); the small-generation rows share one, as they did."""
+    return f"{run_prefix}-{s.name}" if s.shop else run_prefix
+
+
 def recsvc_env(s: Scenario, base: dict[str, str], metrics_port: int,
                run_prefix: str) -> dict[str, str]:
-    """recsvc's settings for ``s``: the shared ones, its table, its metrics port, and its
-    own cache prefix for the shop mixes (each starts from an empty Redis and its warm-up,
-    whatever ran before it; the small-generation rows share one prefix, as they did)."""
-    prefix = f"{run_prefix}-{s.name}" if s.shop else run_prefix
+    """recsvc's settings for ``s``: the shared ones, its table, its metrics port, its
+    cache prefix."""
     return {**base, "RECSVC_TABLE": s.table, "RECSVC_METRICS_PORT": str(metrics_port),
-            "RECSVC_CACHE_PREFIX": prefix, **s.env}
+            "RECSVC_CACHE_PREFIX": cache_prefix(s, run_prefix), **s.env}
 
 
 @contextmanager
