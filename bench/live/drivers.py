@@ -52,16 +52,19 @@ def empty() -> dict[str, Any]:
             "sampled": 0, "by_type": Counter(), "shoppers": 0, "probes": [], "windows": []}
 
 
-async def _recommend_open(job: Job, t0: float) -> dict[str, Any]:
+async def _open_loop(job: Job, t0: float, out: dict[str, Any], method: str,
+                     next_payload: Callable[[int], bytes],
+                     tally: Callable[[bytes], None]) -> None:
+    """Call ``method`` at ``job.rate`` whatever the answers take (call n is due at t0 +
+    n/rate), recording into ``out`` from the end of the warm-up: latency from when each
+    call was due, failures with the time they took, the client's own lag; ``tally`` sees
+    each recorded answer."""
     import grpc
 
-    from recsvc.api.v1 import recommender_pb2 as rpb
-
-    out = empty()
     record_from, until = t0 + job.warmup_s, t0 + job.warmup_s + job.seconds
-    interval, offset = 1.0 / job.rate, random.randrange(len(job.payloads))
+    interval = 1.0 / job.rate
     async with grpc.aio.insecure_channel(job.target) as channel:
-        call = channel.unary_unary(RECOMMEND)
+        call = channel.unary_unary(method)
 
         async def one(payload: bytes, due: float) -> None:
             try:
@@ -73,25 +76,39 @@ async def _recommend_open(job: Job, t0: float) -> dict[str, Any]:
                 return
             if due >= record_from:
                 out["latencies"].append(time.perf_counter() - due)
-                if len(out["latencies"]) % SAMPLE_EVERY == 1:
-                    parsed = rpb.RecommendResponse.FromString(answer)
-                    out["sources"][rpb.Source.Name(parsed.source)] += 1
-                    out["sampled"] += 1
-                    out["without_session"] += parsed.without_session
+                tally(answer)
 
         tasks: set[asyncio.Task[None]] = set()
         n = 0
         while (due := t0 + n * interval) < until:
+            payload = next_payload(n)
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             elif due >= record_from:
                 out["lag"].append(-delay)
-            task = asyncio.ensure_future(one(job.payloads[(offset + n) % len(job.payloads)], due))
+            task = asyncio.ensure_future(one(payload, due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
         await asyncio.gather(*tasks)
+
+
+async def _recommend_open(job: Job, t0: float) -> dict[str, Any]:
+    from recsvc.api.v1 import recommender_pb2 as rpb
+
+    out = empty()
+    offset = random.randrange(len(job.payloads))
+
+    def tally(answer: bytes) -> None:
+        if len(out["latencies"]) % SAMPLE_EVERY == 1:
+            parsed = rpb.RecommendResponse.FromString(answer)
+            out["sources"][rpb.Source.Name(parsed.source)] += 1
+            out["sampled"] += 1
+            out["without_session"] += parsed.without_session
+
+    await _open_loop(job, t0, out, RECOMMEND,
+                     lambda n: job.payloads[(offset + n) % len(job.payloads)], tally)
     return out
 
 
@@ -135,43 +152,12 @@ def _tally_track(out: dict[str, Any], answer: bytes) -> None:
 
 
 async def _track_open(job: Job, t0: float) -> dict[str, Any]:
-    import grpc
-
     from live.shoppers import Shoppers
 
     out = empty()
     shoppers = Shoppers(job.seed, job.run, job.tag, job.options.get("batch", 10))
-    record_from, until = t0 + job.warmup_s, t0 + job.warmup_s + job.seconds
-    interval = 1.0 / job.rate
-    async with grpc.aio.insecure_channel(job.target) as channel:
-        call = channel.unary_unary(TRACK)
-
-        async def one(payload: bytes, due: float) -> None:
-            try:
-                answer = await call(payload, timeout=5)
-            except grpc.aio.AioRpcError as exc:
-                if due >= record_from:  # a failed call counts, as late as it failed
-                    out["codes"][exc.code().name] += 1
-                    out["latencies"].append(time.perf_counter() - due)
-                return
-            if due >= record_from:
-                out["latencies"].append(time.perf_counter() - due)
-                _tally_track(out, answer)
-
-        tasks: set[asyncio.Task[None]] = set()
-        n = 0
-        while (due := t0 + n * interval) < until:
-            payload = shoppers.request()
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif due >= record_from:
-                out["lag"].append(-delay)
-            task = asyncio.ensure_future(one(payload, due))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            n += 1
-        await asyncio.gather(*tasks)
+    await _open_loop(job, t0, out, TRACK, lambda _: shoppers.request(),
+                     lambda answer: _tally_track(out, answer))
     out["by_type"].update(shoppers.by_type)
     out["shoppers"] = len(shoppers.shoppers)
     return out
