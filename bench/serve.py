@@ -109,6 +109,7 @@ from serving.scenarios import (  # noqa: E402
     warm_up,
 )
 from serving.shop import ShopSpec, shop_data  # noqa: E402
+from serving.stack import AWS  # noqa: E402
 
 from loopback.ports import free_port, ports_outside_ephemeral  # noqa: E402
 from loopback.processes import Proc  # noqa: E402
@@ -194,9 +195,7 @@ def main() -> None:
     scenarios = chosen(args.only)
     started_at = time.perf_counter()
     server_cpus, client_cpus = cpu_split(not args.no_pin)
-    aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    os.environ.update(aws)
+    os.environ.update(AWS)
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         moto_port, redis_port = free_port(), free_port()
