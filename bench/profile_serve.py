@@ -2,11 +2,13 @@
 
 Starts moto and recsvc (Redis at 127.0.0.1:6379 under a per-run prefix), publishes the
 bench's generation, runs `py-spy record` on the server while client processes send a
-shop-like mix (unknown users, viewed products, carts, category filters, k 4..12), and
+mix of bench/serve.py (serving/mixes.py: Zipf users, 15% unknown, viewed products, carts,
+category filters, k 4..12; or home pages) on its shop-like generation, and
 prints the server's sampled CPU by the frames it spends it in: own time of the hottest
 functions and the inclusive time of the stages of a call.
 
-    .venv/bin/python bench/profile_serve.py [--seconds 20] [--layers on|off] [--mix shop|home]
+    .venv/bin/python bench/profile_serve.py [--seconds 20] [--layers on|off]
+        [--mix shop_like|home_page] [--users 20000]
 
 Needs py-spy (`.venv/bin/pip install py-spy`); run as a user allowed to ptrace its own
 children (the default).
@@ -15,7 +17,6 @@ children (the default).
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import subprocess
 import sys
@@ -30,10 +31,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from serving.generation import N_PRODUCTS, N_USERS, publish_generation  # noqa: E402
+from serving.generation import publish_generation  # noqa: E402
 from serving.load import drive, prewarm  # noqa: E402
+from serving.mixes import pool  # noqa: E402
 from serving.payloads import RECOMMEND  # noqa: E402
 from serving.processes import recsvc_server, started  # noqa: E402
+from serving.shop import ShopSpec, shop_data  # noqa: E402
 from serving.stack import (  # noqa: E402
     drop_prefix,
     recsvc_env,
@@ -48,30 +51,6 @@ from loopback.ports import free_port  # noqa: E402
 STAGES = ("run", "answer", "recommend", "_personal", "get_with", "_cache_read", "get_many",
           "_finish", "rerank", "finalize", "decode_profile", "decode_facts",
           "decode_neighbours", "recommend_response", "recommend_query", "session_state")
-
-
-def requests(mix: str, n: int = 5000) -> list[bytes]:
-    from recsvc.api.v1 import recommender_pb2 as rpb
-
-    rng = random.Random(5)
-    out = []
-    for _ in range(n):
-        user = min(int(rng.paretovariate(1.2)) - 1, N_USERS - 1)
-        if mix == "home":
-            out.append(rpb.RecommendRequest(user_id=f"u{user:06d}", k=10).SerializeToString())
-            continue
-        uid = f"u{user:06d}" if rng.random() > 0.15 else f"new{rng.randrange(10**6)}"
-        ctx = rpb.RecommendContext()
-        if rng.random() < 0.55:
-            ctx.viewed_product_id = f"p{rng.randrange(N_PRODUCTS):05d}"
-        if rng.random() < 0.15:
-            ctx.cart_product_ids.extend(f"p{rng.randrange(N_PRODUCTS):05d}"
-                                        for _ in range(rng.randint(1, 3)))
-        if rng.random() < 0.33:
-            ctx.category = rng.choice(("home", "toys", "books"))
-        out.append(rpb.RecommendRequest(user_id=uid, k=rng.randint(4, 12),
-                                        context=ctx).SerializeToString())
-    return out
 
 
 def collapse(raw: Path) -> tuple[Counter[str], Counter[str], int]:
@@ -99,7 +78,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--layers", choices=("on", "off"), default="on")
-    parser.add_argument("--mix", choices=("shop", "home"), default="shop")
+    parser.add_argument("--mix", choices=("shop_like", "home_page"), default="shop_like")
+    parser.add_argument("--users", type=int, default=20_000,
+                        help="users of the shop-like generation (bench/serving/shop.py)")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -107,7 +88,8 @@ def main() -> None:
     prefix = run_prefix("profile")
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         endpoint = start_moto(stack)
-        publish_generation(endpoint, "bench")
+        spec = ShopSpec(args.users)
+        publish_generation(endpoint, "bench", shop_data(spec))
         extra = {} if args.layers == "on" else {"RECSVC_L1_ENTRIES": "0",
                                                 "RECSVC_L1_ANSWERS": "0"}
         metrics_port = free_port()
@@ -117,7 +99,7 @@ def main() -> None:
         stack.callback(drop_prefix, prefix)
         proc = stack.enter_context(started(recsvc_server("recsvc", env, None)))
         target = proc.wait_for(r"recsvc listening on (\S+)").group(1)
-        payloads = requests(args.mix)
+        payloads = pool(args.mix, spec)
         prewarm(target, RECOMMEND, payloads)
         load = argparse.Namespace(concurrency=8, clients=2, warmup=0.5, loop="uvloop")
         # Sampling starts with the load's measured part and ends before it does.

@@ -44,7 +44,8 @@ class _Pending:
 
 
 class SessionMirror:
-    """Values by key (b"" for no events), bounded, least recently used dropped first."""
+    """Values by key (b"" for no events), bounded: the longest since read from Redis go
+    first (a lookup does not reorder, so the hot path stays one dict get)."""
 
     def __init__(self, entries: int, prefix: str) -> None:
         self._entries = entries
