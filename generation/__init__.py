@@ -18,6 +18,8 @@ from generation.formats import FORMAT_VERSION, READABLE_FORMATS
 from generation.values import (
     CatalogueFacts,
     Manifest,
+    ModelChoice,
+    ModelTrial,
     Neighbours,
     Pointer,
     PopularList,
@@ -36,6 +38,8 @@ __all__ = [
     "CatalogueFacts",
     "GenerationData",
     "Manifest",
+    "ModelChoice",
+    "ModelTrial",
     "NeighbourFacts",
     "Neighbours",
     "Pointer",

@@ -17,6 +17,8 @@ from generation.v1 import payloads_pb2 as pb
 from generation.values import (
     CatalogueFacts,
     Manifest,
+    ModelChoice,
+    ModelTrial,
     Neighbours,
     PopularList,
     ProductFacts,
@@ -177,7 +179,32 @@ def encode_manifest(m: Manifest) -> bytes:
                   for s in m.segments],
         categories=m.categories,
         format_version=m.format_version,
+        model=_model_message(m.model),
     ))
+
+
+def _model_message(choice: ModelChoice | None) -> pb.ModelChoice | None:
+    if choice is None:
+        return None
+    return pb.ModelChoice(
+        served=choice.served, reason=choice.reason, settings=choice.settings,
+        trials=[pb.ModelTrial(name=t.name, settings=t.settings,
+                              validation_ndcg_at_10=t.validation_ndcg_at_10, seconds=t.seconds)
+                for t in choice.trials],
+        budget_s=choice.budget_s, used_s=choice.used_s,
+    )
+
+
+def _model_value(m: pb.Manifest) -> ModelChoice | None:
+    if not m.HasField("model"):
+        return None
+    c = m.model
+    return ModelChoice(
+        served=c.served, reason=c.reason, settings=dict(sorted(c.settings.items())),
+        trials=tuple(ModelTrial(t.name, dict(sorted(t.settings.items())),
+                                t.validation_ndcg_at_10, t.seconds) for t in c.trials),
+        budget_s=c.budget_s, used_s=c.used_s,
+    )
 
 
 def decode_manifest(raw: bytes) -> Manifest:
@@ -190,4 +217,5 @@ def decode_manifest(raw: bytes) -> Manifest:
         segments=tuple(SegmentInfo(s.name, s.description, s.size) for s in m.segments),
         categories=tuple(m.categories),
         format_version=m.format_version,
+        model=_model_value(m),
     )

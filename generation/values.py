@@ -13,6 +13,8 @@ __all__ = [
     "ScoredList",
     "rows",
     "Manifest",
+    "ModelChoice",
+    "ModelTrial",
     "Neighbours",
     "Pointer",
     "PopularList",
@@ -165,6 +167,28 @@ class SegmentMember:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelTrial:
+    """One candidate the job tried on its validation split."""
+
+    name: str  # "ranker" or a baseline's name
+    settings: dict[str, str] = field(default_factory=dict)
+    validation_ndcg_at_10: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """What the job serves for this shop ("ranker" or a baseline), why, and what it tried."""
+
+    served: str
+    reason: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    trials: tuple[ModelTrial, ...] = ()
+    budget_s: float = 0.0
+    used_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """Everything about one generation that is not per user or per item."""
 
@@ -176,6 +200,7 @@ class Manifest:
     categories: tuple[str, ...] = ()
     # The payload format the generation is written in (see formats.py).
     format_version: int = FORMAT_VERSION
+    model: ModelChoice | None = None  # None: written before the job chose models per shop
 
 
 @dataclass(frozen=True, slots=True)

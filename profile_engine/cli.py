@@ -15,13 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from profile_engine import cli_quality
+from profile_engine.cli_settings import settings_from
 from profile_engine.errors import EngineError, GateRefused, SegmentFileError, SettingsError
 from profile_engine.settings import EngineSettings
 from segment_export import ExportNotConfigured, InvalidExport
 
-ENV_PREFIX = "PROFILE_ENGINE_"
 EXIT_FAILED, EXIT_SETTINGS, EXIT_GATE = 1, 2, 3
 
 
@@ -60,19 +59,6 @@ EXITS: dict[type[Exception], Exit] = {
 
 def exit_for(exc: Exception) -> Exit:
     return next(EXITS[cls] for cls in type(exc).__mro__ if cls in EXITS)
-
-
-def settings_from(overrides: dict[str, Any]) -> EngineSettings:
-    """EngineSettings from PROFILE_ENGINE_* with CLI flags on top; errors name the variable."""
-    try:
-        return EngineSettings.from_env(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            flag = f" (--{field.replace('_', '-')})" if overrides.get(field) is not None else ""
-            problems.append(f"{ENV_PREFIX}{field.upper()}{flag}={err.get('input')!r}: {err['msg']}")
-        raise SettingsError("; ".join(problems)) from None
 
 
 def _job_inputs(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--no-tune", action="store_true", help="baselines at the reference settings (faster)"
     )
+    ev.add_argument(
+        "--tuning-budget",
+        type=float,
+        help="seconds the model choice may take (PROFILE_ENGINE_TUNING_BUDGET_S)",
+    )
+    summ = sub.add_parser(
+        "evaluate-summary", help="several evaluate --json files side by side, one row a dataset"
+    )
+    summ.add_argument("json", nargs="+", help="files written by evaluate --json")
+    summ.add_argument("--html", help="write the table as a page linking each dataset's report")
 
     exp = sub.add_parser(
         "export-segment",
@@ -310,41 +306,6 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from profile_engine import cluster
-    from profile_engine.evaluation import data, report, run
-
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    settings = settings_from(
-        {
-            "events": args.events,
-            "replica_url": args.replica_url,
-            "scheduler": args.scheduler,
-            "workers": args.workers,
-            "s3_endpoint_url": args.s3_endpoint_url,
-        }
-    )
-    started = time.perf_counter()
-    with cluster.open_client(settings) as client:
-        loaded = data.load(settings, client)
-        read_s = time.perf_counter() - started
-        result = run.evaluate(
-            loaded.interactions,
-            settings.ranker_params(),
-            tune_baselines=not args.no_tune,
-            client=client,
-        )
-    print(report.table(result))
-    print(f"seconds  read {read_s:.1f}, evaluate {time.perf_counter() - started - read_s:.1f}")
-    if args.json:
-        report.write_json(result, args.json)
-        print(f"json     {args.json}")
-    if args.html:
-        report.write_html(result, args.html)
-        print(f"html     {args.html}")
-    return 0
-
-
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -361,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {
             "generate": _generate,
             "run": _run,
-            "evaluate": _evaluate,
+            "evaluate": cli_quality.evaluate,
+            "evaluate-summary": cli_quality.summary,
             "import-online-retail": _import,
             "import-taobao": _import,
             "export-segment": _export_segment,

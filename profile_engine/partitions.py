@@ -126,10 +126,26 @@ def recommend_for(
     catalog: Catalog,
     k: int,
     history: int,
+    served: str = "ranker",
 ) -> pd.DataFrame:
     return recommend.recommend(
-        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history, ranked
+        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history, ranked, served
     )
+
+
+def baseline_recommend_for(
+    stats: pd.DataFrame,
+    items: pd.DataFrame,
+    affinity: pd.DataFrame,
+    nb: pd.DataFrame,
+    pop: pd.DataFrame,
+    catalog: Catalog,
+    k: int,
+    history: int,
+    served: str,
+) -> pd.DataFrame:
+    """``recommend_for`` when a baseline is served: no ranker lists to zip."""
+    return recommend_for(stats, items, affinity, None, nb, pop, catalog, k, history, served)
 
 
 def ranked_for(

@@ -16,11 +16,13 @@ The stages, in order (``profile_engine.stages``; the report times each by its na
     plan replica reads   inputs.plan_replica_reads    customers and order lines in key ranges
     shuffle by user      shuffle.by_user              interactions + people, same partitions
     profiles             user_frames.profile          items, stats, category affinity
-    evaluate             quality.evaluate             the ranker on a time split of the input
+    tune                 quality.tune                 the model for this shop, on its validation
+    evaluate             quality.evaluate             what will be served, on the test split
     neighbours           item_lists.neighbours        co-occurrence neighbours per product
     popular              item_lists.popular_lists     overall and per-category popular lists
     segments             user_frames.assign_segments  summaries (RFM tiers) and segments
     ranker               personal_lists.rank          the ranker fitted once, its top lists
+                                                      (skipped when a baseline is served)
     recommend            personal_lists.recommend     each user's recommendations
     (quality gate)       quality.gate_allows          no clear regression, or nothing published
     publish              generation.*                 manifest + items written, pointer flipped
@@ -113,8 +115,13 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
     with report.stage("profiles"):
         profiled = user_frames.profile(job, catalogue, shuffled.interactions, as_of_ms)
 
+    with report.stage("tune"):
+        tuned = quality.tune(job, catalogue, shuffled.interactions)
+
     with report.stage("evaluate"):
-        figures = quality.evaluate(job, catalogue, shuffled.interactions)
+        figures = quality.evaluate(job, catalogue, shuffled.interactions, tuned)
+        choice = tuned.choice
+        del tuned  # the tuning's rows go
         people = shuffled.people
         del shuffled  # the interactions go: evaluating them was their last stage
 
@@ -130,11 +137,11 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
         profile_count = user_frames.record_segment_sizes(job, segmented, profiled.users)
 
     with report.stage("ranker"):
-        ranked = personal_lists.rank(job, catalogue, profiled.items, as_of_ms)
+        ranked = personal_lists.rank(job, catalogue, profiled.items, as_of_ms, choice)
 
     with report.stage("recommend"):
         recommended = personal_lists.recommend(
-            job, catalogue, profiled, ranked, neighbours, popular
+            job, catalogue, profiled, ranked, neighbours, popular, choice.served
         )
 
     outputs.record(

@@ -7,6 +7,7 @@ fitted model stays there, replicated to every worker for the per-partition scori
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dask.dataframe as dd
@@ -18,7 +19,14 @@ from distributed import Client, Future
 from profile_engine import partitions
 from profile_engine.compute import codes, ranker
 
-__all__ = ["by_user", "fit", "ranked", "score_users"]
+__all__ = ["Fitted", "by_user", "fit", "ranked", "score_users"]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    model: Future[Any]  # the fitted RankerModel, replicated to every worker
+    modelled: int  # products the model covers
+    interacted: int  # products with any interaction in the input
 
 
 def fit(
@@ -27,8 +35,11 @@ def fit(
     n_products: int,
     as_of_ms: int,
     params: ranker.RankerParams,
-) -> Future[Any]:
-    """A future of the fitted ``RankerModel``, replicated to every worker."""
+    categories: np.ndarray | None = None,
+) -> Fitted:
+    """The fitted ``RankerModel`` as a future replicated to every worker, and how much of the
+    catalogue it covers (``categories``: category code per catalogue product, for the
+    category prior)."""
     stats = items.map_partitions(
         ranker.local_item_stats,
         as_of_ms,
@@ -36,15 +47,17 @@ def fit(
         meta=codes.empty_frame(ranker.ITEM_STATS_DTYPES),
     ).compute()
     stats = stats.groupby("pcode", sort=False)[["users", "recent"]].sum().reset_index()
-    columns = ranker.choose_columns(stats, n_products, params.max_items)
+    columns = ranker.choose_columns(stats, n_products, params)
     grams = [
         delayed(ranker.local_gram)(part, columns, n_products, as_of_ms, params)
         for part in items.to_delayed()
     ]
-    model = delayed(ranker.fit)(partitions.summed(grams), stats, columns, n_products, params)
+    model = delayed(ranker.fit)(
+        partitions.summed(grams), stats, columns, n_products, params, categories
+    )
     future: Future[Any] = client.compute(model)
     client.replicate([future])
-    return future
+    return Fitted(future, len(columns), len(stats))
 
 
 def ranked(

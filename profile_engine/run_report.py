@@ -7,8 +7,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from generation import ModelChoice
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ class RunReport:
     published: dict[str, int] = field(default_factory=dict)
     dashboard: str | None = None
     gate: str | None = None  # the quality gate's verdict, when it ran
+    model: ModelChoice | None = None  # what the tuning chose to serve, and why
+    # modelled_products, products_with_interactions: how much of the catalogue the ranker
+    # covers (empty when a baseline without a model is served).
+    model_coverage: dict[str, int] = field(default_factory=dict)
     # Peak RSS (bytes): per worker over the run, and per stage the largest of any worker.
     peak_rss: dict[str, int] = field(default_factory=dict)
     stage_peak_rss: dict[str, int] = field(default_factory=dict)
@@ -109,6 +115,7 @@ class RunReport:
         """Everything ``format`` shows, as plain JSON values (memory in MB)."""
         hooks = ("memory_probe", "echo", "peak_rss", "stage_peak_rss")
         doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hooks}
+        doc["model"] = asdict(self.model) if self.model is not None else None
         doc["bad_total"] = self.bad_total
         doc["events"] = self.events
         doc["events_per_s"] = {k: round(v, 1) for k, v in self.events_per_s.items()}
@@ -140,6 +147,23 @@ class RunReport:
                 "metrics     " + ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
             )
         lines.append(f"segments    {nums(self.segments)}")
+        if self.model is not None:
+            lines.append(f"model       {self.model.reason}")
+            if self.model.settings:
+                lines.append(
+                    "settings    " + ", ".join(f"{k} {v}" for k, v in self.model.settings.items())
+                )
+            if self.model_coverage:
+                c = self.model_coverage
+                lines.append(
+                    f"modelled    {c['modelled_products']:,} of the "
+                    f"{c['products_with_interactions']:,} products with interactions"
+                )
+            if self.model.trials:
+                lines.append(
+                    f"tuning      {len(self.model.trials)} trials in {self.model.used_s:.1f} s "
+                    f"(budget {self.model.budget_s:g} s)"
+                )
         if self.gate:
             lines.append(f"quality     {self.gate}")
         if self.published:

@@ -94,6 +94,30 @@ class EngineSettings(BaseSettings):
         "cut into more partitions, so a worker's memory does not grow with the input. Smaller "
         "partitions lower a task's memory and cost per-task overhead.",
     )
+    tuning: bool = Field(
+        True,
+        description="Choose the model per shop on the validation split of its own input (the "
+        "ranker's settings and family, or a simple baseline when none of them beats it). Off: "
+        "the ranker is served with the ranker_* settings below, unchecked.",
+    )
+    tuning_budget_s: float = Field(
+        120.0,
+        ge=0,
+        description="Seconds the tuning may take after its first round (each family at its "
+        "defaults and every baseline, which always runs): 0 keeps the defaults and the guard.",
+    )
+    tuning_max_users: int = Field(
+        100_000,
+        ge=100,
+        description="Users the tuning trials see at most (a fixed random sample above it): "
+        "bounds the tuning's memory and time on a large shop.",
+    )
+    ranker_family: str = Field(
+        "ease",
+        pattern="^(ease|knn)$",
+        description="The ranker's model when tuning is off (the tuning tries both): ease "
+        "(dense, up to ranker_max_items products) or knn (sparse item-KNN, every product).",
+    )
     ranker_lambda: float = Field(
         150.0, gt=0, description="EASE L2 penalty of the ranker (tuned on Online Retail)."
     )
@@ -133,6 +157,7 @@ class EngineSettings(BaseSettings):
             gram_half_life_days=self.ranker_half_life_days,
             popularity_weight=self.ranker_popularity_weight,
             max_items=self.ranker_max_items,
+            family=self.ranker_family,
         )
 
     @field_validator("as_of")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from recsvc import cli_shopper
 from recsvc.settings import Settings
-from recsvc.tables import table
+from recsvc.tables import served_model, table
 
 __all__ = ["main"]
 
@@ -165,9 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         r = rpb_grpc.RecommenderStub(channel).Info(rpb.InfoRequest(), timeout=args.timeout)
         rows = [*((k, v) for k, v in sorted(r.counts.items())),
                 *((k, f"{v:.4f}") for k, v in sorted(r.metrics.items()))]
-        return f"generation {r.generation}, published {r.published_at}\n" + table(
+        text = f"generation {r.generation}, published {r.published_at}\n" + table(
             ("name", "value"), rows
         )
+        if r.HasField("model"):
+            text += "\n" + served_model(r.model)
+        return text
 
     def segments(channel: Any) -> str:
         r = spb_grpc.SegmentsStub(channel).ListSegments(

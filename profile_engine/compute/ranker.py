@@ -10,11 +10,13 @@ baseline) by 12% NDCG@10 (0.114 vs 0.102), with parameters chosen on the validat
 - scores are scaled to the user's best and blended with item popularity over the last weeks
   (``popularity_weight``), which helps short histories and seasonal items.
 
-Memory stays bounded for any catalogue: the model covers the ``max_items`` products with the
-most users (dense max_items^2 float32 weights: 64 MB at 4,000, about 0.5 GB peak in the
-float64 inverse of ``fit``); this is EASE restricted to the top-N items, not the sparse
-approximation. The rest of the catalogue is served by the popular and category fill-up
-tiers. Split for a cluster: ``local_item_stats`` and ``local_gram`` run per user-partition
+Two families (``RankerParams.family``), chosen per shop by ``profile_engine.tuning``:
+- ``ease``: the ``max_items`` products with the most users (dense max_items^2 float32
+  weights: 64 MB at 4,000, about 0.5 GB peak in the float64 inverse of ``fit``);
+- ``knn``: item-KNN with shrinkage (``compute.item_knn``) over every product with an
+  interaction, in memory that grows with the co-occurring pairs, not the catalogue squared.
+Views, cart adds and purchases all train both, each with its own weight (tuned too).
+Split for a cluster: ``local_item_stats`` and ``local_gram`` run per user-partition
 and are summed; ``fit`` runs once; ``score`` runs per user-partition with the fitted model
 broadcast.
 """
@@ -27,10 +29,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes
+from profile_engine.compute import codes, item_knn, priors
 
-# Users scored per matrix product: bounds a task's scratch to batch x max_items float32.
+# Users scored per matrix product, and the most score cells one batch holds (float64):
+# bounds a task's scratch whatever the number of modelled items.
 SCORE_BATCH = 2_000
+SCORE_CELLS = 8_000_000
+FAMILIES = ("ease", "knn")
 RANKED_DTYPES: dict[str, str] = {
     "uid": "int64",
     "pcode": "int32",
@@ -43,29 +48,71 @@ ITEM_STATS_DTYPES: dict[str, str] = {"pcode": "int32", "users": "int64", "recent
 
 @dataclass(frozen=True)
 class RankerParams:
-    """Tuned on the Online Retail validation split (last 12.5% of train time) by NDCG@10."""
+    """Defaults: tuned once on the Online Retail validation split (last 12.5% of train time)
+    by NDCG@10; ``profile_engine.tuning`` starts from them and tunes each shop's own."""
 
     lam: float = 150.0  # EASE L2 penalty, in units of (weighted) co-purchases
     gram_half_life_days: float = 120.0
     query_half_life_days: float = 60.0
     popularity_weight: float = 0.2  # prior added to scores scaled to the user's best (1.0)
+    category_weight: float = 0.0  # the same for popularity within the user's categories
     popularity_half_life_days: float = 14.0
-    max_items: int = 4_000
+    max_items: int = 4_000  # ease only: knn models every product with an interaction
+    family: str = "ease"
+    # Interest of a view and of a cart add relative to a purchase (1).
+    view_weight: float = 0.2
+    cart_weight: float = 0.6
+    knn_neighbours: int = 20
+    knn_shrink: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"ranker family must be one of {FAMILIES}, got {self.family!r}")
+
+    def describe(self) -> dict[str, str]:
+        """The settings that matter for this family, as text (manifest, reports)."""
+        out = {"family": self.family}
+        if self.family == "ease":
+            out |= {"lambda": f"{self.lam:g}", "max_items": str(self.max_items)}
+        else:
+            out |= {"neighbours": str(self.knn_neighbours), "shrink": f"{self.knn_shrink:g}"}
+        return out | {
+            "gram_half_life_days": f"{self.gram_half_life_days:g}",
+            "query_half_life_days": f"{self.query_half_life_days:g}",
+            "popularity_weight": f"{self.popularity_weight:g}",
+            "category_weight": f"{self.category_weight:g}",
+            "popularity_half_life_days": f"{self.popularity_half_life_days:g}",
+            "view_weight": f"{self.view_weight:g}",
+            "cart_weight": f"{self.cart_weight:g}",
+        }
 
 
 @dataclass(frozen=True)
 class RankerModel:
     columns: np.ndarray  # int32 catalogue code of each model item, ascending
     position: np.ndarray  # int32 per catalogue code: its model column, -1 when not modelled
-    weights: np.ndarray  # float32 (m, m) EASE item-item weights, zero diagonal
+    weights: np.ndarray | sp.csr_matrix  # float32 (m, m) item-item weights, zero diagonal
     prior: np.ndarray  # float32 (m,) recent popularity, best = 1
     params: RankerParams
+    category: np.ndarray  # int32 (m,) category code of each model item (0s when unknown)
+    category_prior: np.ndarray  # float32 (m,) recent popularity, best of its category = 1
 
 
-def _weights(items: pd.DataFrame, as_of_ms: int, half_life_days: float) -> np.ndarray:
-    """Interest of each (user, item) row: event-type weight (purchase = 1) x age decay."""
+def _kind_weights(params: RankerParams) -> np.ndarray:
+    table = np.zeros(len(codes.EVENT_TYPES), dtype=np.float64)
+    table[[codes.VIEW, codes.ADD_TO_CART, codes.PURCHASE]] = (
+        params.view_weight, params.cart_weight, 1.0,
+    )
+    return table
+
+
+def _weights(
+    items: pd.DataFrame, as_of_ms: int, half_life_days: float, params: RankerParams
+) -> np.ndarray:
+    """Interest of each (user, item) row: the weight of the user's strongest event type with
+    it (purchase = 1) x age decay (an infinite half-life: no decay)."""
     age = np.maximum(as_of_ms - items["last_ts"].to_numpy(), 0) / codes.DAY_MS
-    kind = codes.EVENT_WEIGHTS[items["etype"].to_numpy()] / codes.EVENT_WEIGHTS[codes.PURCHASE]
+    kind = _kind_weights(params)[items["etype"].to_numpy()]
     out: np.ndarray = kind * np.power(0.5, age / half_life_days)
     return out
 
@@ -76,14 +123,16 @@ def local_item_stats(items: pd.DataFrame, as_of_ms: int, params: RankerParams) -
         {
             "pcode": items["pcode"].to_numpy(),
             "users": np.ones(len(items), dtype=np.int64),
-            "recent": _weights(items, as_of_ms, params.popularity_half_life_days),
+            "recent": _weights(items, as_of_ms, params.popularity_half_life_days, params),
         }
     )
     return work.groupby("pcode", sort=False).sum().reset_index().astype(ITEM_STATS_DTYPES)
 
 
-def choose_columns(stats: pd.DataFrame, n_products: int, max_items: int) -> np.ndarray:
-    """Catalogue codes of the ``max_items`` products with the most users (ascending codes)."""
+def choose_columns(stats: pd.DataFrame, n_products: int, params: RankerParams) -> np.ndarray:
+    """Catalogue codes of the modelled products (ascending): for ease the ``max_items`` with
+    the most users, for knn every product with an interaction."""
+    max_items = params.max_items if params.family == "ease" else n_products
     stats = stats.groupby("pcode", sort=False)[["users"]].sum().reset_index()
     best = stats.sort_values(["users", "pcode"], ascending=[False, True], kind="stable")
     cols = np.sort(best["pcode"].to_numpy(dtype=np.int32)[:max_items])
@@ -109,11 +158,15 @@ def _matrix(
 
 def local_gram(
     items: pd.DataFrame, columns: np.ndarray, n_products: int, as_of_ms: int, params: RankerParams
-) -> np.ndarray:
-    """This partition's share of the weighted Gram matrix (sum over users of w x x')."""
-    w = _weights(items, as_of_ms, params.gram_half_life_days)
+) -> np.ndarray | sp.csr_matrix:
+    """This partition's share of the weighted Gram matrix (sum over users of w x x'):
+    dense for ease, sparse for knn (the pairs that co-occur)."""
+    w = _weights(items, as_of_ms, params.gram_half_life_days, params)
     x, _ = _matrix(items, _lookup(columns, n_products), len(columns), np.sqrt(w))
-    gram: np.ndarray = (x.T @ x).toarray().astype(np.float32)
+    product = (x.T @ x).astype(np.float32)
+    if params.family == "knn":
+        return sp.csr_matrix(product)
+    gram: np.ndarray = product.toarray()
     return gram
 
 
@@ -129,26 +182,47 @@ def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
 
 
 def fit(
-    gram: np.ndarray,
+    gram: np.ndarray | sp.spmatrix,
     stats: pd.DataFrame,
     columns: np.ndarray,
     n_products: int,
     params: RankerParams,
+    categories: np.ndarray | None = None,
 ) -> RankerModel:
-    """The model from the summed Gram matrix and item stats (runs once, on one worker)."""
+    """The model from the summed Gram matrix and item stats (runs once, on one worker).
+    ``categories``: category code per catalogue product, for the category prior."""
     recent = stats.groupby("pcode", sort=False)["recent"].sum()
-    prior = np.zeros(len(columns), dtype=np.float64)
-    present = recent.reindex(columns).fillna(0.0).to_numpy()
-    prior[:] = present
-    if len(prior) and prior.max() > 0:
-        prior /= prior.max()
+    present = recent.reindex(columns).fillna(0.0).to_numpy(np.float64)
+    category = (
+        np.zeros(len(columns), np.int32) if categories is None
+        else categories[columns].astype(np.int32)
+    )
+    weights: np.ndarray | sp.csr_matrix
+    if not len(columns):
+        weights = np.zeros((0, 0), np.float32)
+    elif params.family == "knn":
+        weights = item_knn.weights(gram, params.knn_neighbours, params.knn_shrink)
+    else:
+        dense = gram.toarray() if sp.issparse(gram) else gram  # type: ignore[union-attr]
+        weights = ease_weights(np.asarray(dense), params.lam)
     return RankerModel(
         columns=columns.astype(np.int32),
         position=_lookup(columns, n_products),
-        weights=ease_weights(gram, params.lam) if len(columns) else np.zeros((0, 0), np.float32),
-        prior=prior.astype(np.float32),
+        weights=weights,
+        prior=priors.scaled(present).astype(np.float32),
         params=params,
+        category=category,
+        category_prior=priors.within_category(present, category).astype(np.float32),
     )
+
+
+def _block(weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """weights[rows][:, cols] as a dense array, whichever the family."""
+    if sp.issparse(weights):
+        out: np.ndarray = weights[rows][:, cols].toarray()
+        return out
+    dense: np.ndarray = weights[np.ix_(rows, cols)]
+    return dense
 
 
 def score(
@@ -168,7 +242,7 @@ def score(
     if items.empty or m == 0:
         return codes.empty_frame(RANKED_DTYPES)
     p = model.params
-    w = _weights(items, as_of_ms, p.query_half_life_days)
+    w = _weights(items, as_of_ms, p.query_half_life_days, p)
     x, uids = _matrix(items, model.position, m, w)
     banned = sp.csr_matrix((len(uids), m), dtype=bool)
     if exclude is not None and len(exclude):
@@ -183,15 +257,21 @@ def score(
     # For reasons: each row's strongest event type, in the same sparse layout as ``x``.
     kinds, _ = _matrix(items, model.position, m, items["etype"].to_numpy(np.float64) + 1)
     k = min(k, m)
+    batch = max(16, min(SCORE_BATCH, SCORE_CELLS // m))
     out: list[pd.DataFrame] = []
-    for lo in range(0, len(uids), SCORE_BATCH):
-        xb = x[lo : lo + SCORE_BATCH]
-        s = np.asarray(xb @ model.weights, dtype=np.float64)
+    for lo in range(0, len(uids), batch):
+        xb = x[lo : lo + batch]
+        product = xb @ model.weights
+        s = np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float64)
         s /= np.abs(s).max(axis=1, keepdims=True) + 1e-9
         personal = s.copy()
         s += p.popularity_weight * model.prior
+        if p.category_weight > 0:
+            s += p.category_weight * priors.category_scores(
+                xb, model.category, model.category_prior
+            )
         s[:, blocked] = -np.inf
-        rows, cols = banned[lo : lo + SCORE_BATCH].nonzero()
+        rows, cols = banned[lo : lo + batch].nonzero()
         s[rows, cols] = -np.inf
         top = np.argpartition(-s, kth=k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
@@ -203,13 +283,13 @@ def score(
             hist = xb.indices[xb.indptr[r] : xb.indptr[r + 1]]
             if len(hist) == 0:
                 continue
-            contrib = xb.data[xb.indptr[r] : xb.indptr[r + 1], None] * model.weights[
-                np.ix_(hist, top[r])
-            ]
+            contrib = xb.data[xb.indptr[r] : xb.indptr[r + 1], None] * _block(
+                model.weights, hist, top[r]
+            )
             arg = contrib.argmax(axis=0)
-            # The reason is the user's biggest contributor, unless the popularity prior
-            # outweighs the whole personal part of the score.
-            mine = personal[r, top[r]] > p.popularity_weight * model.prior[top[r]]
+            # The reason is the user's biggest contributor, unless the priors outweigh the
+            # whole personal part of the score.
+            mine = personal[r, top[r]] > best[r] - personal[r, top[r]]
             src = model.columns[hist[arg]]
             source[r] = np.where(mine, src, -1)
             kind = kinds.data[kinds.indptr[lo + r] : kinds.indptr[lo + r + 1]][arg] - 1
@@ -218,7 +298,7 @@ def score(
         out.append(
             pd.DataFrame(
                 {
-                    "uid": np.repeat(uids[lo : lo + SCORE_BATCH], k)[valid.ravel()],
+                    "uid": np.repeat(uids[lo : lo + batch], k)[valid.ravel()],
                     "pcode": model.columns[top][valid],
                     "score": best[valid],
                     "source": source[valid],
@@ -245,10 +325,14 @@ def buy_again(items: pd.DataFrame, as_of_ms: int, k: int, half_life_days: float 
 
 
 def fit_frame(
-    items: pd.DataFrame, n_products: int, as_of_ms: int, params: RankerParams
+    items: pd.DataFrame,
+    n_products: int,
+    as_of_ms: int,
+    params: RankerParams,
+    categories: np.ndarray | None = None,
 ) -> RankerModel:
     """Single-process fit (one partition holding every user): tests and small evaluations."""
     stats = local_item_stats(items, as_of_ms, params)
-    columns = choose_columns(stats, n_products, params.max_items)
+    columns = choose_columns(stats, n_products, params)
     gram = local_gram(items, columns, n_products, as_of_ms, params)
-    return fit(gram, stats, columns, n_products, params)
+    return fit(gram, stats, columns, n_products, params, categories)

@@ -30,6 +30,8 @@ CATEGORY_CEILING = 0.45
 OVERALL_CEILING = 0.1
 
 SIMILAR, IN_CATEGORY, OVERALL_POPULAR = 0, 1, 2
+# Models the job may serve instead of the ranker that have no personal tier.
+FROM_POPULAR = frozenset({"category_popular", "most_popular"})
 # source: the history product (similar), the category code (in category) or -1.
 RECS_DTYPES: dict[str, str] = {
     "uid": "int64",
@@ -110,13 +112,19 @@ def recommend(
     k: int,
     history: int,
     ranked: pd.DataFrame | None = None,
+    served: str = "ranker",
 ) -> pd.DataFrame:
     """Up to ``k`` recommendations for each of ``users`` (RECS_DTYPES; ``reason_text``
     renders the reason of a row). ``ranked``: the ranker's lists (``ranker.RANKED_DTYPES``,
-    best first per user), used as the personal tier instead of the neighbours."""
-    similar = (
-        similar_items(items, neighbours, history, k) if ranked is None else _banded(ranked, k)
-    )
+    best first per user), used as the personal tier instead of the neighbours. ``served``
+    (the job's model choice): "category_popular" drops the personal tier, "most_popular"
+    the category tier too."""
+    if served in FROM_POPULAR:
+        similar = similar_items(items.iloc[:0], neighbours.iloc[:0], history, k)
+    elif ranked is None:
+        similar = similar_items(items, neighbours, history, k)
+    else:
+        similar = _banded(ranked, k)
     tiers = [
         pd.DataFrame(
             {
@@ -129,7 +137,8 @@ def recommend(
             }
         )
     ]
-    top = top_categories(affinity, TOP_CATEGORIES)
+    top = top_categories(affinity if served != "most_popular" else affinity.iloc[:0],
+                         TOP_CATEGORIES)
     in_cat = top.merge(popular[popular["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
     tiers.append(
         pd.DataFrame(

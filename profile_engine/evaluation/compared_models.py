@@ -1,5 +1,8 @@
-"""The models an evaluation compares: baselines (most popular, item-item cosine, EASE) and
-the engine's served ranker, behind one small interface (fit on train, top-k for users)."""
+"""The models an evaluation compares: baselines (most popular overall and per category,
+item-item cosine, EASE) and the engine's served ranker, behind one small interface (fit on
+train, top-k for users). None holds a dense item x item matrix of a large catalogue, and
+every top-k is taken in user batches of bounded size, so no catalogue is too large to rank.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import profiles, ranker
+from profile_engine.compute import item_knn, profiles, ranker
+
+# The most score cells (users x items, float64) one batch of ``recommend`` holds.
+BATCH_CELLS = 8_000_000
+# EASE inverts a dense item x item matrix (8 bytes a cell): above this many items it models
+# the most popular ones only, and says so.
+MAX_DENSE_ITEMS = 12_000
 
 
 def user_item(train: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -21,6 +30,18 @@ def user_item(train: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
     )
     m.data[:] = 1.0
     return m
+
+
+def batched(users: np.ndarray, n_items: int, k: int, scores: Any, seen: sp.csr_matrix) -> (
+    np.ndarray
+):
+    """``top_k`` over users in batches: ``scores(users)`` gives a dense (batch, n_items)."""
+    step = max(1, BATCH_CELLS // max(n_items, 1))
+    parts = [
+        top_k(scores(users[lo : lo + step]), seen[users[lo : lo + step]], k)
+        for lo in range(0, len(users), step)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, k), dtype=np.int64)
 
 
 def top_k(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> np.ndarray:
@@ -54,12 +75,55 @@ class MostPopular:
         self._pop = np.asarray(self._x.sum(axis=0)).ravel()
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        return top_k(np.tile(self._pop, (len(users), 1)), self._x[users], k)
+        n = len(self._pop)
+        return batched(users, n, k, lambda u: np.tile(self._pop, (len(u), 1)), self._x)
+
+
+@dataclass
+class CategoryPopular:
+    """What the job serves without a personal tier: the most popular items of each user's
+    top categories (by share of their train interactions), then the most popular overall."""
+
+    categories: np.ndarray  # category code of each dense train item
+    top: int = 3
+    name: str = "category_popular"
+    _x: sp.csr_matrix = field(init=False, repr=False)
+    _share: sp.csr_matrix = field(init=False, repr=False)
+    _in_cat: np.ndarray = field(init=False, repr=False)
+    _overall: np.ndarray = field(init=False, repr=False)
+
+    def fit(self, train: pd.DataFrame, n_users: int, n_items: int) -> None:
+        self._x = user_item(train, n_users, n_items)
+        pop = np.asarray(self._x.sum(axis=0)).ravel().astype(np.float64)
+        cats = self.categories[:n_items]
+        best = np.zeros(int(cats.max()) + 1 if len(cats) else 1)
+        np.maximum.at(best, cats, pop)
+        self._in_cat = pop / np.maximum(best[cats], 1.0)
+        self._overall = pop / max(pop.max(initial=0.0), 1.0)
+        onehot = sp.csr_matrix(
+            (np.ones(n_items), (np.arange(n_items), cats)), shape=(n_items, len(best))
+        )
+        counts = (self._x @ onehot).tocsr()
+        totals = np.asarray(counts.sum(axis=1)).ravel()
+        self._share = sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1.0)) @ counts)
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        share = self._share[users].toarray()
+        if share.shape[1] > self.top:
+            cut = np.partition(share, -self.top, axis=1)[:, -self.top][:, None]
+            share[share < cut] = 0.0
+        mine = share[:, self.categories[: len(self._in_cat)]]
+        # Category items first (score above 1), then overall popularity (at most 0.1).
+        return np.where(mine > 0, 1.0 + mine * self._in_cat, 0.1 * self._overall)
+
+    def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
+        return batched(users, len(self._in_cat), k, self._scores, self._x)
 
 
 @dataclass
 class ItemCosine:
-    """Amazon item-to-item: cosine of binary item columns, ``neighbours`` best per item."""
+    """Amazon item-to-item: cosine of binary item columns, ``neighbours`` best per item
+    (sparse: ``compute.item_knn`` without shrinkage)."""
 
     neighbours: int = 10
     name: str = "item_cosine"
@@ -68,39 +132,38 @@ class ItemCosine:
 
     def fit(self, train: pd.DataFrame, n_users: int, n_items: int) -> None:
         self._x = user_item(train, n_users, n_items)
-        gram = (self._x.T @ self._x).toarray().astype(np.float64)
-        norms = np.sqrt(np.maximum(np.diag(gram), 1e-12))
-        sim = gram / norms[:, None] / norms[None, :]
-        np.fill_diagonal(sim, 0.0)
-        k = min(self.neighbours, n_items - 1)
-        keep = np.argpartition(-sim, kth=k, axis=1)[:, :k]
-        rows = np.repeat(np.arange(n_items), k)
-        self._sim = sp.csr_matrix(
-            (np.take_along_axis(sim, keep, axis=1).ravel(), (rows, keep.ravel())),
-            shape=(n_items, n_items),
-        )
+        self._sim = item_knn.weights(self._x.T @ self._x, self.neighbours, 0.0)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        x = self._x[users]
-        return top_k((x @ self._sim).toarray(), x, k)
+        n = self._x.shape[1]
+        return batched(users, n, k, lambda u: (self._x[u] @ self._sim).toarray(), self._x)
 
 
 @dataclass
 class Ease:
-    """EASE (Steck 2019) on the binary matrix, closed form."""
+    """EASE (Steck 2019) on the binary matrix, closed form; above ``MAX_DENSE_ITEMS`` items,
+    over the most popular ones only (the others are never recommended)."""
 
     lam: float = 250.0
     name: str = "ease"
     _x: sp.csr_matrix = field(init=False, repr=False)
     _b: np.ndarray = field(init=False, repr=False)
+    _cols: np.ndarray = field(init=False, repr=False)
 
     def fit(self, train: pd.DataFrame, n_users: int, n_items: int) -> None:
         self._x = user_item(train, n_users, n_items)
-        self._b = ranker.ease_weights((self._x.T @ self._x).toarray(), self.lam)
+        pop = np.asarray(self._x.sum(axis=0)).ravel()
+        self._cols = np.sort(np.argsort(-pop, kind="stable")[:MAX_DENSE_ITEMS])
+        xc = self._x[:, self._cols]
+        self._b = ranker.ease_weights((xc.T @ xc).toarray(), self.lam)
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        out = np.full((len(users), self._x.shape[1]), -np.inf)
+        out[:, self._cols] = np.asarray(self._x[users][:, self._cols] @ self._b)
+        return out
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        x = self._x[users]
-        return top_k(np.asarray(x @ self._b), x, k)
+        return batched(users, self._x.shape[1], k, self._scores, self._x)
 
 
 def train_items(train: pd.DataFrame) -> pd.DataFrame:
@@ -124,6 +187,7 @@ class EngineRanker:
     params: ranker.RankerParams = field(default_factory=ranker.RankerParams)
     client: Any = None
     name: str = "engine"
+    categories: np.ndarray | None = None  # category code of each dense train item
     _items: pd.DataFrame = field(init=False, repr=False)
     _model: Any = field(init=False, repr=False)
     _as_of: int = field(init=False, repr=False)
@@ -133,15 +197,17 @@ class EngineRanker:
         self._items = train_items(train)
         self._as_of = int(train["ts"].max())
         if self.client is None:
-            self._model = ranker.fit_frame(self._items, n_items, self._as_of, self.params)
+            self._model = ranker.fit_frame(
+                self._items, n_items, self._as_of, self.params, self.categories
+            )
         else:
             from profile_engine import ranker_jobs
 
             self._parts = ranker_jobs.by_user(self._items, self.client)
             # A future: the fitted model stays on the workers (replicated), never comes here.
             self._model = ranker_jobs.fit(
-                self.client, self._parts, n_items, self._as_of, self.params
-            )
+                self.client, self._parts, n_items, self._as_of, self.params, self.categories
+            ).model
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         if self.client is not None:
@@ -165,3 +231,32 @@ def as_matrix(ranked: pd.DataFrame, users: np.ndarray, k: int) -> np.ndarray:
     ok[ok] &= users[row[ok]] == ranked["uid"].to_numpy()[ok]
     out[row[ok], pos[ok]] = ranked["pcode"].to_numpy()[ok]
     return out
+
+
+INF = float("inf")
+# Item-to-item neighbours (Amazon's) as the ranker's sparse family with no popularity, decay
+# or event weighting: what the job serves when this baseline wins is what was measured.
+ITEM_NEIGHBOURS = ranker.RankerParams(
+    family="knn",
+    knn_neighbours=20,
+    knn_shrink=0.0,
+    popularity_weight=0.0,
+    gram_half_life_days=INF,
+    query_half_life_days=INF,
+    view_weight=1.0,
+    cart_weight=1.0,
+)
+# The baselines the job can serve instead of its ranker, simplest first.
+BASELINES = ("most_popular", "category_popular", "item_neighbours")
+
+
+def baseline(name: str, categories: np.ndarray) -> Model:
+    """One of ``BASELINES`` (``categories``: category code of each dense train item)."""
+    if name == "most_popular":
+        return MostPopular()
+    if name == "category_popular":
+        return CategoryPopular(categories)
+    if name == "item_neighbours":
+        return EngineRanker(ITEM_NEIGHBOURS, name=name, categories=categories)
+    raise ValueError(f"unknown baseline {name!r}: one of {BASELINES}")
+

@@ -41,3 +41,17 @@ def buy_again_recall(top: np.ndarray, rebuys: list[np.ndarray]) -> float:
         return 0.0
     found = [np.isin(r, top[row, :10]).mean() for row, r in enumerate(rebuys)]
     return float(np.mean(found))
+
+
+def ndcg_per_user(top: np.ndarray, relevant: list[np.ndarray], k: int = 10) -> np.ndarray:
+    """NDCG@k of each user (the mean is ``ranking_metrics``' figure): paired comparisons
+    of two models need the per-user values."""
+    n = len(relevant)
+    out = np.zeros(n, dtype=np.float64)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discount)
+    for row, rel in enumerate(relevant):
+        if len(rel):
+            hits = np.isin(top[row, :k], rel)
+            out[row] = (hits * discount[: hits.shape[0]]).sum() / ideal[min(len(rel), k) - 1]
+    return out

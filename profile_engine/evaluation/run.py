@@ -15,23 +15,23 @@ from distributed import wait
 from profile_engine import ranker_jobs
 from profile_engine.compute import codes, profiles, ranker
 from profile_engine.evaluation import compared_models, metrics, split
-from profile_engine.evaluation.split import Split, temporal_split, validation_split
+from profile_engine.evaluation.split import Split, temporal_split
 
 DEPTH = 20  # longest cutoff of the table
-# The cosine and EASE baselines build a dense item x item matrix (8 bytes a cell): beyond
-# this many train items they are left out of the table rather than exhaust memory.
-MAX_DENSE_ITEMS = 12_000
 
 
 @dataclass
 class Result:
-    """The table: metrics per model, plus the split's sizes and the buy-again figure."""
+    """The table: metrics per model (overall and per user group), the model choice with its
+    tuning trace, the split's sizes and the buy-again figure."""
 
     served: str
     models: dict[str, dict[str, float]] = field(default_factory=dict)
     tuned: dict[str, str] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)
     buy_again: dict[str, float] = field(default_factory=dict)
+    groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    choice: dict[str, Any] = field(default_factory=dict)  # generation.ModelChoice as JSON
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -40,10 +40,27 @@ class Result:
             "tuned": self.tuned,
             "split": self.split,
             "buy_again": self.buy_again,
+            "groups": self.groups,
+            "choice": self.choice,
         }
 
 
-def score_model(model: compared_models.Model, split: Split) -> dict[str, float]:
+# Users by their number of train interactions: short histories are where models differ most.
+GROUPS: tuple[tuple[str, int, float], ...] = (
+    ("1-2", 1, 2), ("3-10", 3, 10), (">10", 11, float("inf"))
+)
+GROUP_METRICS = ("ndcg@10", "recall@20", "hr@10")
+# Model names in the table: the job's tuned ranker is "engine" (as before tuning existed).
+ENGINE, ENGINE_DEFAULTS = "engine", "engine_defaults"
+
+
+def score_model(
+    model: compared_models.Model,
+    split: Split,
+    groups: dict[str, dict[str, float]] | None = None,
+) -> dict[str, float]:
+    """Fit, rank the evaluated users, measure; ``groups`` (when given) gets the figures of
+    each user group of ``GROUPS``."""
     started = time.perf_counter()
     model.fit(split.train, split.n_users, split.n_items)
     fitted = time.perf_counter()
@@ -52,6 +69,17 @@ def score_model(model: compared_models.Model, split: Split) -> dict[str, float]:
     out = metrics.ranking_metrics(top, split.relevant, split.n_items)
     out["fit_s"] = round(fitted - started, 3)
     out["recommend_s"] = round(done - fitted, 3)
+    if groups is not None:
+        seen = np.bincount(split.train["u"].to_numpy(), minlength=split.n_users)
+        counts = seen[split.eval_users]
+        for name, lo, hi in GROUPS:
+            rows = np.flatnonzero((counts >= lo) & (counts <= hi))
+            figures = metrics.ranking_metrics(
+                top[rows], [split.relevant[r] for r in rows], split.n_items
+            )
+            groups[name] = {"users": float(len(rows))} | {
+                k: figures[k] for k in GROUP_METRICS if k in figures
+            }
     return out
 
 
@@ -75,69 +103,30 @@ def buy_again_recall(split: Split) -> float:
     return metrics.buy_again_recall(top, split.rebuys)
 
 
-def evaluate(
-    interactions: pd.DataFrame,
-    params: ranker.RankerParams | None = None,
-    baselines: bool = True,
-    tune_baselines: bool = True,
-    client: Any = None,
-) -> Result:
-    """EVALUATION.md on ``interactions`` (uid, pcode, ts, etype): the engine's ranker and,
-    with ``baselines``, most popular, item-item cosine and EASE, each tuned on validation.
-    With a Dask ``client`` the engine's ranker is fitted and scored on the cluster."""
+def describe(p: ranker.RankerParams) -> str:
+    return ", ".join(f"{k} {v}" for k, v in p.describe().items())
+
+
+def baseline_on_test(
+    interactions: pd.DataFrame, name: str, categories: np.ndarray
+) -> dict[str, float]:
+    """The quality gate's figures when a baseline is served: that baseline on the test split."""
     test = temporal_split(interactions)
-    result = Result(served="engine")
-    result.split = {
-        "interactions": len(interactions),
-        "train_users": test.n_users,
-        "train_items": test.n_items,
-        "evaluated_users": len(test.eval_users),
-        "rebuy_users": len(test.rebuy_users),
-    }
-    candidates: list[compared_models.Model] = []
-    if baselines and test.n_items > MAX_DENSE_ITEMS:
-        candidates.append(compared_models.MostPopular())
-        result.tuned["note"] = (
-            f"cosine and EASE skipped: {test.n_items:,} items > {MAX_DENSE_ITEMS:,}"
-        )
-    elif baselines:
-        knn, lam = 10.0, 250.0
-        if tune_baselines and len(test.eval_users):
-            val = validation_split(interactions)
-            knn, _ = tune(lambda v: compared_models.ItemCosine(int(v)), [10, 20, 50, 100], val)
-            lam, _ = tune(lambda v: compared_models.Ease(v), [100.0, 250.0, 500.0, 1000.0], val)
-        result.tuned = {"item_cosine": f"k={int(knn)}", "ease": f"lambda={lam:g}"}
-        candidates += [
-            compared_models.MostPopular(),
-            compared_models.ItemCosine(int(knn)),
-            compared_models.Ease(lam),
-        ]
-    engine = compared_models.EngineRanker(params or ranker.RankerParams(), client)
-    result.tuned["engine"] = _describe(engine.params)
-    candidates.append(engine)
-    for model in candidates:
-        result.models[model.name] = score_model(model, test) if len(test.eval_users) else {}
-    result.buy_again = {
-        "recall@10": buy_again_recall(test),
-        "users": float(len(test.rebuy_users)),
-    }
-    return result
-
-
-def _describe(p: ranker.RankerParams) -> str:
-    return (
-        f"lambda={p.lam:g}, gram half-life {p.gram_half_life_days:g} d, query half-life "
-        f"{p.query_half_life_days:g} d, popularity {p.popularity_weight:g} "
-        f"(half-life {p.popularity_half_life_days:g} d), max_items {p.max_items}"
-    )
+    if not len(test.eval_users):
+        return {}
+    model = compared_models.baseline(name, categories[test.items])
+    return {k: v for k, v in score_model(model, test).items() if np.isfinite(v)}
 
 
 def engine_ndcg(
     interactions: pd.DataFrame, params: ranker.RankerParams, client: Any = None
 ) -> dict[str, float]:
-    """The quality gate's figures: the engine's ranker alone on the test split."""
-    result = evaluate(interactions, params, baselines=False, client=client)
-    out = result.models.get("engine", {})
+    """The ranker at ``params`` alone on the test split (what the job's gate computes on
+    the cluster, in one process)."""
+    test = temporal_split(interactions)
+    if not len(test.eval_users):
+        return {}
+    out = score_model(compared_models.EngineRanker(params, client), test)
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
@@ -239,7 +228,11 @@ def _measure(
 
 
 def engine_ndcg_on_cluster(
-    rows: dd.DataFrame, params: ranker.RankerParams, client: Any, n_products: int
+    rows: dd.DataFrame,
+    params: ranker.RankerParams,
+    client: Any,
+    n_products: int,
+    categories: np.ndarray | None = None,
 ) -> dict[str, float]:
     """``engine_ndcg`` of ``rows`` (cleaned as EVALUATION.md says, partitioned by user: all
     of a user's rows in one partition, as the job's are) computed on the workers."""
@@ -261,7 +254,7 @@ def engine_ndcg_on_cluster(
     started = time.perf_counter()
     items = [client.submit(_train_items, p, cutoff, as_of) for p in parts]
     frame = dd.from_delayed(items, meta=codes.empty_frame(profiles.ITEM_DTYPES), verify_meta=False)
-    model = ranker_jobs.fit(client, frame, n_products, as_of, params)
+    model = ranker_jobs.fit(client, frame, n_products, as_of, params, categories).model
     wait(model)  # type: ignore[no-untyped-call]
     fitted = time.perf_counter()
     parts_out = client.gather(

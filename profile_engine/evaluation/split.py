@@ -49,6 +49,8 @@ def _groups(u: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]
 def temporal_split(df: pd.DataFrame, quantile: float = TEST_QUANTILE) -> Split:
     """``df``: uid, pcode, ts, etype (one row per interaction), already cleaned."""
     df = keep_active(df[df["pcode"].to_numpy() >= 0])
+    if df.empty:
+        return _nothing()
     cutoff = int(np.quantile(df["ts"].to_numpy(), quantile))
     before = (df["ts"] < cutoff).to_numpy()
     train, test = df[before], df[~before]
@@ -78,8 +80,18 @@ def temporal_split(df: pd.DataFrame, quantile: float = TEST_QUANTILE) -> Split:
     )
 
 
+def _nothing() -> Split:
+    """The split of an input with no active user: nothing to train on or to evaluate."""
+    none = np.empty(0, dtype=np.int64)
+    train = pd.DataFrame({"u": none.astype(np.int32), "i": none.astype(np.int32), "ts": none,
+                          "etype": none.astype(np.int8)})
+    return Split(train, 0, 0, none, none, 0, none, [], none, [])
+
+
 def validation_split(df: pd.DataFrame) -> Split:
     """The tuning split: the same cut inside the train part of ``df``."""
     df = keep_active(df[df["pcode"].to_numpy() >= 0])
+    if df.empty:
+        return _nothing()
     cutoff = int(np.quantile(df["ts"].to_numpy(), TEST_QUANTILE))
     return temporal_split(df[(df["ts"] < cutoff).to_numpy()], VALIDATION_QUANTILE)

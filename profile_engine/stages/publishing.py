@@ -95,6 +95,7 @@ def _manifest(
             SegmentInfo(s, described.get(s, s), report.segments.get(s, 0)) for s in names
         ),
         categories=categories,
+        model=report.model,
     )
 
 

@@ -1,12 +1,16 @@
-"""The quality gate's two steps: evaluate the ranker on the run's own input, then judge it."""
+"""The model choice and the quality gate: tune on the run's own input, evaluate what will be
+served on its time split, then judge it against the served generation."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dask.dataframe as dd
+import numpy as np
+import pandas as pd
 
-from profile_engine import gate
+from profile_engine import gate, tuning
 from profile_engine.compute import codes
 from profile_engine.evaluation import data as eval_data
 from profile_engine.evaluation import run as evaluate_run
@@ -17,16 +21,64 @@ from profile_engine.stages.job import Job
 GATE_METRICS = ("precision@10", "recall@20", "ndcg@10", "hr@10", "coverage@10")
 
 
-def evaluate(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> dict[str, float]:
-    """The same ranker code on the same cluster, fitted on the first 80% of the input's
-    time and scored on the rest (EVALUATION.md), per user-partition of the interactions
-    while they are still in memory; sums come here."""
-    gate_rows = interactions.map_partitions(
+@dataclass(frozen=True)
+class Tuned:
+    choice: tuning.Choice
+    frame: pd.DataFrame | None  # the (sampled) rows the choice was made on; None: tuning off
+
+
+def tune(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> Tuned:
+    """The model this shop gets (``tuning.choose``), on its cleaned interactions (four
+    numeric columns, about 21 bytes a row, at most ``tuning_max_users`` users)."""
+    settings = job.settings
+    if not settings.tuning:
+        choice = tuning.Choice(
+            tuning.trials.RANKER, settings.ranker_params(),
+            "ranker at its configured settings: tuning is off", (), 0.0, 0.0,
+        )
+        job.report.model = choice.record()
+        return Tuned(choice, None)
+    frame = interactions.map_partitions(
         eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
+    ).compute()
+    frame = sample_users(frame, settings.tuning_max_users)
+    frame = frame.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    choice = tuning.choose(
+        frame, catalogue.catalog.category_codes, settings.ranker_params(),
+        settings.tuning_budget_s, job.client,
     )
-    quality = evaluate_run.engine_ndcg_on_cluster(
-        gate_rows, job.settings.ranker_params(), job.client, len(catalogue.catalog)
-    )
+    job.report.model = choice.record()
+    return Tuned(choice, frame)
+
+
+def sample_users(frame: pd.DataFrame, most: int) -> pd.DataFrame:
+    """All rows of at most ``most`` users, the same ones on every run of the same input."""
+    users = np.unique(frame["uid"].to_numpy())
+    if len(users) <= most:
+        return frame
+    keep = np.random.default_rng(0).choice(users, size=most, replace=False)
+    return frame[np.isin(frame["uid"].to_numpy(), keep)]
+
+
+def evaluate(
+    job: Job, catalogue: Catalogue, interactions: dd.DataFrame, tuned: Tuned
+) -> dict[str, float]:
+    """What will be served, fitted on the first 80% of the input's time and scored on the
+    rest (EVALUATION.md). The ranker runs on the cluster per user-partition of the
+    interactions while they are still in memory; a baseline on the tuning's rows."""
+    choice = tuned.choice
+    if choice.ranked or tuned.frame is None:
+        gate_rows = interactions.map_partitions(
+            eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
+        )
+        quality = evaluate_run.engine_ndcg_on_cluster(
+            gate_rows, choice.params, job.client, len(catalogue.catalog),
+            catalogue.catalog.category_codes,
+        )
+    else:
+        quality = evaluate_run.baseline_on_test(
+            tuned.frame, choice.served, catalogue.catalog.category_codes
+        )
     job.report.metrics.update({k: v for k, v in quality.items() if k in GATE_METRICS})
     return quality
 

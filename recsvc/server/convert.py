@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from generation import Manifest
+from generation import Manifest, ModelChoice
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.errors import InvalidRequest
@@ -120,6 +120,26 @@ def info_response(manifest: Manifest) -> rpb.InfoResponse:
         published_at=manifest.published_at,
         counts=manifest.counts,
         metrics=manifest.metrics,
+        model=_served_model(manifest.model),
+    )
+
+
+def _served_model(choice: ModelChoice | None) -> rpb.ServedModel | None:
+    if choice is None:
+        return None
+    ranked = sorted(choice.trials, key=lambda t: -t.validation_ndcg_at_10)
+    return rpb.ServedModel(
+        served=choice.served,
+        reason=choice.reason,
+        settings=choice.settings,
+        candidates=[
+            rpb.ModelCandidate(
+                name=t.name,
+                settings=", ".join(f"{k}={v}" for k, v in sorted(t.settings.items())),
+                validation_ndcg_at_10=t.validation_ndcg_at_10,
+            )
+            for t in ranked
+        ],
     )
 
 

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from profile_engine import tuning
 from profile_engine.compute import codes, ranker, recommend
 from profile_engine.evaluation import compared_models, metrics, report, run, split
+from profile_engine.tuning.evaluate import evaluate
 
 DAY = codes.DAY_MS
 
@@ -106,17 +108,31 @@ def test_evaluate_and_report(tmp_path: Path) -> None:
         group = u % 2
         for d in np.sort(rng.uniform(0, 100, 8)):
             rows.append((u, int(group * 20 + rng.integers(0, 20)), float(d)))
-    result = run.evaluate(_rows(*rows), tune_baselines=False)
-    assert set(result.models) == {"most_popular", "item_cosine", "ease", "engine"}
+    result = evaluate(_rows(*rows), tune_baselines=False)
+    assert set(result.models) == MODELS
     engine, popular = result.models["engine"], result.models["most_popular"]
     assert engine["ndcg@10"] > popular["ndcg@10"] and engine["fit_s"] >= 0
     path = tmp_path / "out" / "eval.json"
     report.write_json(result, str(path))
     saved = json.loads(path.read_text())
-    assert saved["served"] == "engine" and "recall@20" in saved["models"]["ease"]
+    # Taste groups: something personal (neighbours or the ranker) beats the popular list.
+    assert saved["served"] in {"item_neighbours", "engine"}
+    assert "recall@20" in saved["models"]["ease"]
+    assert saved["choice"]["served"] in {"ranker", *tuning.BASELINES}
+    assert set(saved["groups"]) == MODELS
+    # The groups (by train interactions) partition the evaluated users.
+    groups = saved["groups"]["engine"].values()
+    assert sum(g["users"] for g in groups) == saved["split"]["evaluated_users"] > 0
     report.write_html(result, str(tmp_path / "eval.html"))
-    assert "<h2>NDCG@10</h2>" in (tmp_path / "eval.html").read_text()
-    assert "NDCG@10" in report.table(result)
+    page = (tmp_path / "eval.html").read_text()
+    assert "<h2>NDCG@10</h2>" in page and "Tuning trace" in page and "By user group" in page
+    assert "NDCG@10" in report.table(result) and "ndcg@10 by group" in report.table(result)
+
+
+MODELS = {
+    "most_popular", "category_popular", "item_neighbours", "item_cosine", "ease",
+    "engine_defaults", "engine",
+}
 
 
 def _shared_data(name: str) -> Path:
@@ -193,9 +209,9 @@ def test_evaluate_command_writes_the_table(
     args += ["--scheduler", scheduler_address, "--json", str(out), "--no-tune"]
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
-    assert "NDCG@10" in printed and "engine *" in printed and "buy again" in printed
     saved = json.loads(out.read_text())
-    assert saved["served"] == "engine"
-    assert set(saved["models"]) == {"most_popular", "item_cosine", "ease", "engine"}
+    assert "NDCG@10" in printed and f"{saved['served']} *" in printed and "buy again" in printed
+    assert "model choice: " in printed and saved["choice"]["trials"]
+    assert set(saved["models"]) == MODELS and saved["served"] in MODELS
     for m in saved["models"].values():
         assert {"precision@10", "recall@20", "ndcg@10", "coverage@10", "fit_s"} <= set(m)

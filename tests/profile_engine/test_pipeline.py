@@ -63,7 +63,11 @@ def test_generate_run_publish_end_to_end(
     pg_url: str,
     moto_table: str,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The ranker's path end to end, reasons included: on a shop of 300 customers the model
+    # choice may rightly keep a baseline (tests/profile_engine/test_model_choice.py).
+    monkeypatch.setenv("PROFILE_ENGINE_TUNING", "false")
     events = f"s3://{s3_bucket}/events"
     common = ["--events", events, "--replica-url", pg_url, "--s3-endpoint-url", moto_endpoint]
     rc, out, err = _run_cli(
@@ -89,6 +93,7 @@ def test_generate_run_publish_end_to_end(
     assert _pointer(moto_endpoint, moto_table) == first
     for stage in ("read events", "shuffle by user", "neighbours", "publish"):
         assert stage in out
+    assert "model       ranker at its configured settings: tuning is off" in out
     assert "bad lines   0" in out
 
     items = _items(moto_endpoint, moto_table, first)

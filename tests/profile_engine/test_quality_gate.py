@@ -39,8 +39,10 @@ def test_degraded_model_does_not_publish(
     assert {"precision@10", "recall@20", "coverage@10"} <= set(metrics)
     assert "the served generation has no figure" in (good.gate or "")
 
-    # One modelled product and no popularity prior: the ranker's lists collapse.
-    degraded = EngineSettings(**base, ranker_max_items=1, ranker_popularity_weight=0.0)
+    # Tuning off, one modelled product and no popularity prior: the ranker's lists collapse.
+    degraded = EngineSettings(
+        **base, tuning=False, ranker_max_items=1, ranker_popularity_weight=0.0
+    )
     blocked = pipeline.run(degraded)
     assert blocked.generation is None
     assert blocked.metrics["ndcg@10"] < metrics["ndcg@10"] * (1 - degraded.quality_tolerance)

@@ -37,6 +37,8 @@ async def test_recommend_info_and_segments_print_tables(server: Running) -> None
 
     code, out, err = await recsvc("info", "--target", server.target)
     assert code == 0 and "users" in out and "ndcg@10" in out, err
+    assert "served model: ranker" in out and "category_weight=1" in out
+    assert "candidate" in out and "0.3300" in out and "family=ease, lambda=400" in out
 
     code, out, err = await recsvc("segments", "--token", TOKEN, "--target", server.target)
     assert code == 0, err

@@ -108,6 +108,13 @@ async def test_info(server: Running, published: Published) -> None:
     info = await recommender(server).Info(rpb.InfoRequest(), timeout=5)
     assert info.generation == published.generation
     assert info.counts["users"] == seed.N_USERS and info.metrics["ndcg@10"] == pytest.approx(0.31)
+    # The batch job's model choice: what is served, why, settings, candidates best first.
+    assert info.model.served == "ranker" and info.model.reason == seed.MODEL_CHOICE.reason
+    assert dict(info.model.settings) == seed.MODEL_CHOICE.settings
+    assert [c.validation_ndcg_at_10 for c in info.model.candidates] == pytest.approx(
+        [0.33, 0.31, 0.12]
+    )
+    assert info.model.candidates[0].settings == "family=ease, lambda=400"
 
 
 async def test_request_id_is_echoed(server: Running) -> None:

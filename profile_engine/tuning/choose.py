@@ -1,0 +1,214 @@
+"""Choose the model a shop is served: rounds of trials on its validation split, then the guard.
+
+Round 0 (always run to the end, whatever the budget): each ranker family at its defaults and
+every baseline. Then, when the validation split has enough users to hold half of them out
+(``MIN_HELD_OUT`` each side), one round per setting of the leading ranker family, its values
+tried in parallel against the best so far, until the settings or the time budget run out (a
+round cut short by the budget counts only the trials that finished).
+
+The guard: validation users are cut in two by a hash of their id. Settings are chosen on one
+half; the other decides, so that the best of many ranker trials is not judged on the users it
+was picked on (the winner's curse: with twenty trials, noise alone lifts the best). There,
+the simplest model wins unless a more complex one beats it by more than one standard error
+of the paired per-user difference: most popular, then popular in the user's categories, then
+item neighbours, then the ranker, each challenging the one kept so far. The reason says
+which won and by how much.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from distributed import wait
+
+from generation import ModelChoice, ModelTrial
+from profile_engine.compute import codes
+from profile_engine.compute.ranker import RankerParams
+from profile_engine.evaluation.split import Split, validation_split
+from profile_engine.tuning import space
+from profile_engine.tuning.trials import BASELINES, RANKED, RANKER, Candidate, Outcome, run
+
+
+@dataclass(frozen=True)
+class Choice:
+    served: str  # RANKER or a baseline's name
+    params: RankerParams  # what the ranker path fits (served in RANKED)
+    reason: str
+    outcomes: tuple[Outcome, ...]
+    budget_s: float
+    used_s: float
+
+    @property
+    def ranked(self) -> bool:
+        """Served through the ranker's code path (fitted model, per-user lists)."""
+        return self.served in RANKED
+
+    def record(self) -> ModelChoice:
+        settings = self.params.describe() if self.ranked else {}
+        return ModelChoice(
+            served=self.served,
+            reason=self.reason,
+            settings=settings,
+            trials=tuple(
+                ModelTrial(o.candidate.name, o.candidate.settings(), round(o.ndcg, 6),
+                           round(o.seconds, 3))
+                for o in self.outcomes
+            ),
+            budget_s=self.budget_s,
+            used_s=round(self.used_s, 3),
+        )
+
+
+Runner = Callable[[list[Candidate], float | None], list[Outcome]]
+
+
+def choose(
+    frame: pd.DataFrame,
+    categories: np.ndarray,
+    defaults: RankerParams,
+    budget_s: float,
+    client: Any = None,
+) -> Choice:
+    """The model for this shop from ``frame`` (uid, pcode, ts, etype: its cleaned
+    interactions). ``categories``: category code per catalogue product. Trials run on
+    ``client``'s workers when given, else here, one after the other."""
+    started = time.perf_counter()
+    split = validation_split(frame) if len(frame) else None
+    if split is None or not len(split.eval_users):
+        return Choice(RANKER, defaults, "ranker at its defaults: the validation split has no "
+                      "evaluated users to choose with", (), budget_s, 0.0)
+    held = _held_out(split)
+    select = ~held if held.any() else held | True
+    runner = (
+        _on_cluster(client, split, categories, select)
+        if client
+        else _here(split, categories, select)
+    )
+    etypes = set(np.unique(split.train["etype"].to_numpy()).tolist())
+    first = [Candidate.ranker(p) for p in space.first_round(defaults, split.n_items)]
+    outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None)
+    ranker_best = _best([o for o in outcomes if o.candidate.name == RANKER])
+    # Too few validation users to hold half out: the guard would judge the best of many
+    # trials on the users it was picked on, so only the first round's candidates compete.
+    rounds = space.settings_of(
+        ranker_best.candidate.params.family,  # type: ignore[union-attr]
+        split.n_items,
+        codes.VIEW in etypes,
+        codes.ADD_TO_CART in etypes,
+        len(np.unique(categories[split.items])) > 1,
+    ) if held.any() else []
+    for name, values in rounds:
+        left = budget_s - (time.perf_counter() - started)
+        if left <= 0:
+            break
+        params = ranker_best.candidate.params
+        assert params is not None
+        tried = runner([Candidate.ranker(p) for p in space.variants(params, name, values)], left)
+        outcomes += tried
+        ranker_best = _best([ranker_best, *tried])
+    baselines = [o for o in outcomes if o.candidate.name in BASELINES]
+    used = time.perf_counter() - started
+    label = (
+        "held-out validation users" if held.any()
+        else "validation users (too few to hold half out: untuned candidates only)"
+    )
+    return _verdict(ranker_best, baselines, held if held.any() else select, label, outcomes,
+                    budget_s, used)
+
+
+# Fewer validation users than this: no half is held out (both steps use all of them).
+MIN_HELD_OUT = 40
+
+
+def _held_out(split: Split) -> np.ndarray:
+    """The validation users the guard decides on: about half, by a hash of their id."""
+    users = split.users[split.eval_users].astype(np.uint64)
+    held: np.ndarray = ((users * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(63)) == 1
+    if held.sum() < MIN_HELD_OUT or (~held).sum() < MIN_HELD_OUT:
+        return np.zeros(len(users), dtype=bool)
+    return held
+
+
+def _verdict(
+    ranker_best: Outcome,
+    baselines: list[Outcome],
+    judged: np.ndarray,
+    label: str,
+    outcomes: list[Outcome],
+    budget_s: float,
+    used_s: float,
+) -> Choice:
+    """The simplest model no more complex one beats by more than a standard error on the
+    ``judged`` validation users: from most popular up through the baselines (in ``BASELINES``
+    order) to the ranker, each challenger must beat the model kept so far."""
+    kept = baselines[0]
+    step = ""
+    for challenger in [*baselines[1:], ranker_best]:
+        a, b = challenger.per_user[judged], kept.per_user[judged]
+        diff = (a - b).astype(np.float64)
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+        figures = (
+            f"ndcg@10 {a.mean():.4f} vs {b.mean():.4f} (difference {diff.mean():+.4f}, "
+            f"standard error {se:.4f})"
+        )
+        if diff.mean() > se:
+            step = f"beat {kept.candidate.name}, {figures}"
+            kept = challenger
+        elif challenger is ranker_best:
+            step = (f"no ranker beat it by more than a standard error, {figures}"
+                    + (f"; it {step}" if step else ""))
+    name = kept.candidate.name
+    if not step:
+        step = "the simplest baseline: no other model beat it by more than a standard error"
+    reason = f"{name}: {step}; on {int(judged.sum()):,} {label}"
+    params = kept.candidate.params or ranker_best.candidate.params
+    assert params is not None
+    return Choice(name, params, reason, tuple(outcomes), budget_s, used_s)
+
+
+def _best(outcomes: list[Outcome]) -> Outcome:
+    """Highest NDCG@10; the first tried on ties (defaults and simpler models come first)."""
+    best = outcomes[0]
+    for o in outcomes[1:]:
+        if o.ndcg > best.ndcg:
+            best = o
+    return best
+
+
+def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
+    def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
+        deadline = None if left is None else time.perf_counter() + left
+        out = []
+        for c in candidates:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            out.append(run(split, c, categories, select))
+        return out
+
+    return runner
+
+
+def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.ndarray) -> (
+    Runner
+):
+    """Trials as tasks on every worker; the split and categories are sent once."""
+    refs = client.scatter([split, categories, select], broadcast=True, hash=False)
+
+    def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
+        futures = [client.submit(run, refs[0], c, *refs[1:], pure=False) for c in candidates]
+        try:
+            wait(futures, timeout=left)  # type: ignore[no-untyped-call]
+        except TimeoutError:
+            pass  # the budget is spent: the finished trials count, the others are cancelled
+        ended = [f for f in futures if f.status in ("finished", "error")]
+        client.cancel([f for f in futures if f.status not in ("finished", "error")])
+        # A trial that raised is a bug, not a bad candidate: gather raises it. In submission
+        # order, so ties go to the same candidate as a run without a cluster.
+        return list(client.gather(ended))
+
+    return runner

@@ -1,0 +1,73 @@
+"""One trial: a candidate fitted on the validation split's train part, scored on its users.
+
+A candidate is a ranker setting or one of the baselines the job can serve
+(``compared_models.BASELINES``): the most popular items overall, the most popular of each
+user's categories, and item-to-item neighbours.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from profile_engine.compute.ranker import RankerParams
+from profile_engine.evaluation import compared_models, metrics
+from profile_engine.evaluation.split import Split
+
+BASELINES = compared_models.BASELINES
+ITEM_NEIGHBOURS = compared_models.ITEM_NEIGHBOURS
+RANKER = "ranker"
+# Candidates the job serves through the ranker's code path (fitted, per-user lists).
+RANKED = frozenset({RANKER, "item_neighbours"})
+DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str  # RANKER or one of BASELINES
+    params: RankerParams | None = None  # the ranker's (item_neighbours: ITEM_NEIGHBOURS)
+
+    @classmethod
+    def ranker(cls, params: RankerParams) -> Candidate:
+        return cls(RANKER, params)
+
+    @classmethod
+    def baseline(cls, name: str) -> Candidate:
+        if name not in BASELINES:
+            raise ValueError(f"unknown baseline {name!r}: one of {BASELINES}")
+        return cls(name, ITEM_NEIGHBOURS if name == "item_neighbours" else None)
+
+    def settings(self) -> dict[str, str]:
+        return self.params.describe() if self.params is not None else {}
+
+    def model(self, categories: np.ndarray) -> compared_models.Model:
+        """The evaluation model of this candidate (``categories``: per dense train item)."""
+        if self.name in BASELINES:
+            return compared_models.baseline(self.name, categories)
+        assert self.params is not None
+        return compared_models.EngineRanker(self.params, name=self.name, categories=categories)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    candidate: Candidate
+    ndcg: float  # mean NDCG@10 over the validation users that select settings
+    per_user: np.ndarray  # NDCG@10 of every validation user (the guard's held-out ones too)
+    seconds: float
+
+
+def run(split: Split, candidate: Candidate, categories: np.ndarray, select: np.ndarray) -> (
+    Outcome
+):
+    """Fit on ``split.train``, rank for ``split.eval_users``: their NDCG@10 and the time
+    taken. ``categories``: category code per catalogue product (indexed by ``split.items``);
+    ``select``: the evaluated users whose mean chooses between candidates."""
+    started = time.perf_counter()
+    model = candidate.model(categories[split.items])
+    model.fit(split.train, split.n_users, split.n_items)
+    top = model.recommend(split.eval_users, DEPTH)
+    per_user = metrics.ndcg_per_user(top, split.relevant, 10)
+    ndcg = float(per_user[select].mean()) if select.any() else 0.0
+    return Outcome(candidate, ndcg, per_user.astype(np.float32), time.perf_counter() - started)

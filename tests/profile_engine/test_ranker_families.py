@@ -1,0 +1,90 @@
+"""The ranker's sparse family (item-KNN with shrinkage), its category prior, and the model
+choice as the contract stores it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from generation import Manifest, ModelChoice, ModelTrial, payloads
+from profile_engine.compute import codes, item_knn, priors, ranker
+
+DAY = codes.DAY_MS
+
+
+def _items(rows: list[tuple[int, int, int]], as_of: int) -> pd.DataFrame:
+    """(uid, pcode, etype) rows, all a day old, as ``profiles.user_items`` gives them."""
+    return pd.DataFrame(
+        {
+            "uid": [r[0] for r in rows],
+            "pcode": [r[1] for r in rows],
+            "last_ts": as_of - DAY,
+            "etype": [r[2] for r in rows],
+            "score": 1.0,
+            "n": 1,
+            "bought": [r[2] == codes.PURCHASE for r in rows],
+        }
+    ).astype({"uid": "int64", "pcode": "int32", "etype": "int8", "n": "int32"})
+
+
+def test_knn_keeps_the_best_neighbours_and_shrinks_rare_pairs() -> None:
+    gram = sp.csr_matrix(
+        np.array(
+            [
+                [10.0, 9.0, 1.0, 4.0],
+                [9.0, 10.0, 0.0, 0.0],
+                [1.0, 0.0, 1.0, 0.0],
+                [4.0, 0.0, 0.0, 10.0],
+            ]
+        )
+    )
+    plain = item_knn.weights(gram, neighbours=2, shrink=0.0).toarray()
+    assert np.count_nonzero(plain, axis=1).max() <= 2 and not np.diag(plain).any()
+    # Row 0: cosine 0.9 with item 1, 1/sqrt(10) ~ 0.32 with item 2, 0.4 with item 3.
+    assert plain[0, 1] == np.float32(0.9) and plain[0, 3] == np.float32(0.4) and plain[0, 2] == 0
+    shrunk = item_knn.weights(gram, neighbours=3, shrink=10.0).toarray()
+    full = item_knn.weights(gram, neighbours=3, shrink=0.0).toarray()
+    # One co-occurrence (0, 2) loses more to shrinkage than nine (0, 1).
+    assert shrunk[0, 2] / full[0, 2] < shrunk[0, 1] / full[0, 1]
+
+
+def test_knn_models_every_product_with_an_interaction() -> None:
+    as_of = 100 * DAY
+    p, v = codes.PURCHASE, codes.VIEW
+    rows = [(u, u % 50, p) for u in range(200)] + [(u, (u + 1) % 50, v) for u in range(200)]
+    items = _items(rows, as_of)
+    dense = ranker.fit_frame(items, 60, as_of, ranker.RankerParams(max_items=10))
+    knn = ranker.fit_frame(items, 60, as_of, ranker.RankerParams(family="knn", max_items=10))
+    assert len(dense.columns) == 10 and isinstance(dense.weights, np.ndarray)
+    assert len(knn.columns) == 50 and sp.issparse(knn.weights)  # every product with users
+    out = ranker.score(knn, items[items["uid"] == 3], as_of, 5, exclude=items[items["uid"] == 3])
+    assert len(out) == 5 and not set(out["pcode"]) & {3, 4}
+    # Views train the model with their own weight: at 0 a view says nothing.
+    mute = ranker.fit_frame(items, 60, as_of, ranker.RankerParams(family="knn", view_weight=0.0))
+    assert mute.weights.nnz < knn.weights.nnz
+
+
+def test_the_category_prior_favours_the_users_categories() -> None:
+    x = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 2.0]]))
+    category = np.array([0, 0, 1, 1])
+    prior = priors.within_category(np.array([4.0, 2.0, 1.0, 3.0]), category)
+    assert prior.tolist() == [1.0, 0.5, 1.0 / 3.0, 1.0]
+    scores = priors.category_scores(x, category, prior)
+    assert scores[0].tolist() == [1.0, 0.5, 0.0, 0.0]
+    assert scores[1].tolist() == [0.0, 0.0, 1.0 / 3.0, 1.0]
+
+
+def test_the_model_choice_round_trips_through_the_manifest() -> None:
+    choice = ModelChoice(
+        served="category_popular",
+        reason="category_popular: no ranker beat it by more than a standard error",
+        settings={},
+        trials=(ModelTrial("ranker", {"family": "knn", "neighbours": "20"}, 0.21, 1.5),),
+        budget_s=60.0,
+        used_s=12.25,
+    )
+    m = Manifest("20260101T000000Z-aaaaaa", "2026-01-01T00:00:00Z", model=choice)
+    assert payloads.decode_manifest(payloads.encode_manifest(m)).model == choice
+    older = Manifest("20260101T000000Z-aaaaaa", "2026-01-01T00:00:00Z")
+    assert payloads.decode_manifest(payloads.encode_manifest(older)).model is None
