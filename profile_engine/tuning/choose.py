@@ -11,8 +11,8 @@ half; the other decides, so that the best of many ranker trials is not judged on
 was picked on (the winner's curse: with twenty trials, noise alone lifts the best). There,
 the simplest model wins unless a more complex one beats it by more than one standard error
 of the paired per-user difference: most popular, then popular in the user's categories, then
-item neighbours, then the ranker, each challenging the one kept so far. The reason says
-which won and by how much.
+item neighbours, then the ranker at its first-round settings, then the tuned ranker, each
+challenging the one kept so far. The reason says which won and by how much.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def choose(
     etypes = set(np.unique(split.train["etype"].to_numpy()).tolist())
     first = [Candidate.ranker(p) for p in space.first_round(defaults, split.n_items)]
     outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None)
-    ranker_best = _best([o for o in outcomes if o.candidate.name == RANKER])
+    ranker_best = first_best = _best([o for o in outcomes if o.candidate.name == RANKER])
     # Too few validation users to hold half out: the guard would judge the best of many
     # trials on the users it was picked on, so only the first round's candidates compete.
     rounds = space.settings_of(
@@ -117,12 +117,15 @@ def choose(
         "held-out validation users" if held.any()
         else "validation users (too few to hold half out: untuned candidates only)"
     )
-    return _verdict(ranker_best, baselines, held if held.any() else select, label, outcomes,
-                    budget_s, used)
+    return _verdict(first_best, ranker_best, baselines, held if held.any() else select, label,
+                    outcomes, budget_s, used)
 
 
 # Fewer validation users than this: no half is held out (both steps use all of them).
 MIN_HELD_OUT = 40
+# Fewer users to judge on than this: the most popular list, whatever the figures say (a
+# standard error from a handful of users says little).
+MIN_JUDGED = 20
 
 
 def _held_out(split: Split) -> np.ndarray:
@@ -135,7 +138,8 @@ def _held_out(split: Split) -> np.ndarray:
 
 
 def _verdict(
-    ranker_best: Outcome,
+    first: Outcome,
+    tuned: Outcome,
     baselines: list[Outcome],
     judged: np.ndarray,
     label: str,
@@ -144,11 +148,22 @@ def _verdict(
     used_s: float,
 ) -> Choice:
     """The simplest model no more complex one beats by more than a standard error on the
-    ``judged`` validation users: from most popular up through the baselines (in ``BASELINES``
-    order) to the ranker, each challenger must beat the model kept so far."""
+    ``judged`` validation users. From most popular up through the baselines (``BASELINES``
+    order), then the ranker at its first-round settings, then the tuned ranker: each
+    challenger must beat the model kept so far (so tuned settings that do not clearly beat
+    the defaults are not taken either)."""
+    chain = [*baselines[1:], first] + ([tuned] if tuned is not first else [])
     kept = baselines[0]
-    step = ""
-    for challenger in [*baselines[1:], ranker_best]:
+    if judged.sum() < MIN_JUDGED:
+        reason = (
+            f"{kept.candidate.name}: {int(judged.sum())} {label} are too few to prefer any "
+            f"model to it (at least {MIN_JUDGED})"
+        )
+        assert tuned.candidate.params is not None
+        return Choice(kept.candidate.name, tuned.candidate.params, reason, tuple(outcomes),
+                      budget_s, used_s)
+    notes: list[str] = []
+    for challenger in chain:
         a, b = challenger.per_user[judged], kept.per_user[judged]
         diff = (a - b).astype(np.float64)
         se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
@@ -157,18 +172,25 @@ def _verdict(
             f"standard error {se:.4f})"
         )
         if diff.mean() > se:
-            step = f"beat {kept.candidate.name}, {figures}"
+            notes.append(f"{_name(challenger, first)} beat {_name(kept, first)}, {figures}")
             kept = challenger
-        elif challenger is ranker_best:
-            step = (f"no ranker beat it by more than a standard error, {figures}"
-                    + (f"; it {step}" if step else ""))
-    name = kept.candidate.name
-    if not step:
-        step = "the simplest baseline: no other model beat it by more than a standard error"
-    reason = f"{name}: {step}; on {int(judged.sum()):,} {label}"
-    params = kept.candidate.params or ranker_best.candidate.params
+        elif challenger is chain[-1]:
+            notes.append(
+                f"{_name(challenger, first)} did not beat {_name(kept, first)} by more than a "
+                f"standard error, {figures}"
+            )
+    reason = (
+        f"{kept.candidate.name}: " + "; ".join(notes[-2:]) + f"; on {int(judged.sum()):,} {label}"
+    )
+    params = kept.candidate.params or tuned.candidate.params
     assert params is not None
-    return Choice(name, params, reason, tuple(outcomes), budget_s, used_s)
+    return Choice(kept.candidate.name, params, reason, tuple(outcomes), budget_s, used_s)
+
+
+def _name(o: Outcome, first: Outcome) -> str:
+    if o.candidate.name != RANKER:
+        return o.candidate.name
+    return "ranker (first round)" if o is first else "ranker (tuned)"
 
 
 def _best(outcomes: list[Outcome]) -> Outcome:

@@ -75,7 +75,8 @@ def test_a_shop_that_buys_only_best_sellers_is_served_the_popular_list(
     report = pipeline.run(settings)
     assert report.generation, report.format()
     assert report.model is not None and report.model.served == "most_popular", report.model
-    assert "no ranker beat it by more than a standard error" in report.model.reason, report.model
+    reason = report.model.reason
+    assert "did not beat most_popular by more than a standard error" in reason, reason
     assert "model       most_popular: " in report.format()
     assert {t.name for t in report.model.trials} == {"ranker", *tuning.BASELINES}
 
@@ -113,7 +114,9 @@ def test_a_shop_with_co_purchases_is_served_the_tuned_ranker(tmp_path: Path) -> 
     cats = _categories(shop)
     choice = tuning.choose(frame, cats, RankerParams(), budget_s=30.0)
     assert choice.served == "ranker" and choice.ranked, choice.reason
-    assert choice.reason.startswith("ranker: beat "), choice.reason
+    assert choice.reason.startswith("ranker: ") and " beat category_popular" in choice.reason, (
+        choice.reason
+    )
     names = [o.candidate.name for o in choice.outcomes]
     # Round 0: both families at their defaults, then every baseline; then tuning rounds.
     assert names[:5] == ["ranker", "ranker", *tuning.BASELINES]
@@ -173,3 +176,10 @@ def _categories(shop: synthetic.Shop) -> np.ndarray:
     products = shop.products.assign(product_id=shop.products["product_id"].astype(str))
     products = products.sort_values("product_id")
     return pd.factorize(products["category"], sort=True)[0].astype(np.int32)
+
+
+def test_a_handful_of_validation_users_keeps_the_most_popular_list() -> None:
+    shop = synthetic.generate(users=40, products=40, days=14, seed=2)
+    choice = tuning.choose(_interactions(shop), _categories(shop), RankerParams(), 10.0)
+    assert choice.served == "most_popular" and "too few to prefer any model" in choice.reason
+    assert not choice.ranked
