@@ -1,14 +1,18 @@
 """Benchmark: the whole job on large catalogues, within a fixed memory per worker.
 
 For each catalogue size (default 10,000 and 100,000 products) it generates a synthetic shop
-of about ``--events`` events, runs `profile-engine run` (tuning included) on a LocalCluster
-of ``--workers`` processes with ``--worker-memory`` each, publishing to moto, and prints per
-size: the model the job chose, how many of the products with interactions it models, the
-peak RSS of the worker processes (sampled, and the workers' own high-water marks per stage),
-worker restarts (a worker killed for memory would show here) and the stage times.
+of about ``--events`` events and runs `profile-engine run` twice on a LocalCluster of
+``--workers`` processes with ``--worker-memory`` each, publishing to moto: as configured
+(tuning on: the model the job chooses; the synthetic shop's customers keep to their
+categories, so it may well serve category popular), and with the sparse ranker forced
+(tuning off, ``ranker_family=knn``: the model fitted on every user and scored for all).
+It prints per run the model served, how many of the products with interactions the ranker
+models, the peak RSS of the worker processes (sampled, and the workers' own high-water marks
+per stage), worker restarts (a worker killed for memory would show here) and stage times.
 
     .venv/bin/python bench/large_catalogue.py [--events 1000000] [--products 10000,100000]
-        [--workers 2] [--worker-memory 2GiB] [--json PATH] [--keep DIR]
+        [--workers 2] [--worker-memory 2GiB] [--runs "tuned,knn forced"] [--json PATH]
+        [--keep DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ from engines.shop import generate  # noqa: E402
 
 from loopback.aws import moto_server  # noqa: E402
 
+RUNS: dict[str, dict[str, Any]] = {
+    "tuned": {},
+    "knn forced": {"tuning": False, "ranker_family": "knn"},
+}
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -41,14 +50,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-memory", default="2GiB")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"some of {list(RUNS)}")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="work here and keep the files")
     return parser.parse_args()
 
 
-def one_size(args: argparse.Namespace, base: Path, endpoint: str, products: int) -> dict[str, Any]:
-    from profile_engine.publish import dynamodb_client
 
+
+def one_size(args: argparse.Namespace, base: Path, endpoint: str, products: int) -> list[
+    dict[str, Any]
+]:
     root = base / f"p{products}"
     gen = generate(root, args.events, args.seed, products=products)
     print(
@@ -56,13 +68,29 @@ def one_size(args: argparse.Namespace, base: Path, endpoint: str, products: int)
         f"({gen['seconds']:.0f} s to generate)",
         flush=True,
     )
-    table = f"large{products}"
+    chosen = [r.strip() for r in args.runs.split(",")]
+    return [one_run(args, root, endpoint, gen, name, RUNS[name]) for name in chosen]
+
+
+def one_run(
+    args: argparse.Namespace,
+    root: Path,
+    endpoint: str,
+    gen: dict[str, Any],
+    name: str,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    from profile_engine.publish import dynamodb_client
+
+    products = gen["products"]
+    table = f"large{products}{name.replace(' ', '')}"
     dynamodb_client("us-east-1", endpoint).create_table(**table_definition(table))
-    run = run_dask(root, endpoint, table, args.workers, args.worker_memory)
+    run = run_dask(root, endpoint, table, args.workers, args.worker_memory, **settings)
     report = run["report"]
     model = report.model
     coverage = report.model_coverage
     row = {
+        "run": name,
         "products": products,
         "events": gen["events"],
         "users": gen["users"],
@@ -81,7 +109,7 @@ def one_size(args: argparse.Namespace, base: Path, endpoint: str, products: int)
         "published": bool(report.generation),
     }
     print(
-        f"job      {row['served']} ({row['family']}), modelled {row['modelled_products']:,} of "
+        f"{name:<11} {row['served']} ({row['family']}), modelled {row['modelled_products']:,} of "
         f"{row['products_with_interactions']:,} products with interactions; peak RSS per "
         f"worker {row['peak_rss_mb_per_worker']} MB (high-water {row['peak_rss_mb_job']} MB, "
         f"limit {args.worker_memory}); restarts {row['worker_restarts']}; "
@@ -104,15 +132,16 @@ def main() -> None:
     try:
         with moto_server() as endpoint:
             for products in (int(p) for p in args.products.split(",")):
-                rows.append(one_size(args, base, endpoint, products))
+                rows += one_size(args, base, endpoint, products)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     print()
-    print(f"{'products':>9} {'events':>10} {'served':>14} {'modelled':>9} {'with int.':>9} "
-          f"{'peak RSS MB/worker':>20} {'restarts':>8} {'job s':>7}")
+    print(f"{'run':<11} {'products':>9} {'events':>10} {'served':>20} {'modelled':>9} "
+          f"{'with int.':>9} {'peak RSS MB/worker':>20} {'restarts':>8} {'job s':>7}")
     for r in rows:
-        print(f"{r['products']:>9,} {r['events']:>10,} {r['served'] + '/' + r['family']:>14} "
+        print(f"{r['run']:<11} {r['products']:>9,} {r['events']:>10,} "
+              f"{r['served'] + '/' + r['family']:>20} "
               f"{r['modelled_products']:>9,} {r['products_with_interactions']:>9,} "
               f"{str(r['peak_rss_mb_per_worker']):>20} {r['worker_restarts']:>8} "
               f"{r['job_seconds']:>7}")

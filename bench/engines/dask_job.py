@@ -23,8 +23,11 @@ AGG_STAGES = (
 )
 
 
-def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -> dict[str, Any]:
-    """One `profile-engine run` on ``workers`` local workers, publishing to ``table``."""
+def run_dask(
+    root: Path, endpoint: str, table: str, workers: int, memory: str, **settings: Any
+) -> dict[str, Any]:
+    """One `profile-engine run` on ``workers`` local workers, publishing to ``table``
+    (``settings``: EngineSettings fields on top of the benchmark's)."""
     from distributed import Client
 
     from profile_engine import cluster as job_cluster
@@ -51,6 +54,7 @@ def run_dask(root: Path, endpoint: str, table: str, workers: int, memory: str) -
             dynamodb_endpoint_url=endpoint,
             history=HISTORY,
             neighbours=NEIGHBOURS,
+            **settings,
         )
         sampler = RssSampler()
         sampler.start()

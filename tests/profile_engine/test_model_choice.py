@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation import data as eval_data
 from profile_engine.settings import EngineSettings
 from profile_engine.tuning import space
-from tests.conftest import dynamodb_client
+from tests.profile_engine.published_items import generation_items
 
 BEST_SELLERS = 8
 
@@ -46,22 +45,6 @@ def _write(shop: synthetic.Shop, tmp_path: Path) -> dict[str, str]:
     return {"events": str(tmp_path / "events"), "replica_url": url}
 
 
-def _generation_items(endpoint: str, table: str, generation: str) -> list[dict[str, Any]]:
-    client = dynamodb_client(endpoint)
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "begins_with(pk, :g)",
-        "ExpressionAttributeValues": {":g": {"S": f"gen#{generation}"}},
-    }
-    out: list[dict[str, Any]] = []
-    while True:
-        page = client.scan(**kwargs)
-        out += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def test_a_shop_that_buys_only_best_sellers_is_served_the_popular_list(
     tmp_path: Path, scheduler_address: str, moto_endpoint: str, moto_table: str
 ) -> None:
@@ -80,7 +63,7 @@ def test_a_shop_that_buys_only_best_sellers_is_served_the_popular_list(
     assert "model       most_popular: " in report.format()
     assert {t.name for t in report.model.trials} == {"ranker", *tuning.BASELINES}
 
-    items = _generation_items(moto_endpoint, moto_table, report.generation)
+    items = generation_items(moto_endpoint, moto_table, report.generation)
     [manifest] = [
         payloads.decode_manifest(layout.payload(i)) for i in items if i["sk"]["S"] == "manifest"
     ]

@@ -20,22 +20,7 @@ from loopback.dask_cluster import dask_cluster
 from profile_engine import cli, pipeline, synthetic
 from profile_engine.settings import EngineSettings
 from tests.conftest import dynamodb_client
-
-
-def _items(endpoint: str, table: str, generation: str) -> list[dict[str, Any]]:
-    client = dynamodb_client(endpoint)
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "begins_with(pk, :g)",
-        "ExpressionAttributeValues": {":g": {"S": f"gen#{generation}"}},
-    }
-    while True:
-        page = client.scan(**kwargs)
-        out += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+from tests.profile_engine.published_items import generation_items
 
 
 def _pointer(endpoint: str, table: str) -> str | None:
@@ -96,7 +81,7 @@ def test_generate_run_publish_end_to_end(
     assert "model       ranker at its configured settings: tuning is off" in out
     assert "bad lines   0" in out
 
-    items = _items(moto_endpoint, moto_table, first)
+    items = generation_items(moto_endpoint, moto_table, first)
     by_sk: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_sk.setdefault(item["sk"]["S"].split("#")[0], []).append(item)
@@ -286,7 +271,7 @@ def test_required_fields_only_purchases_from_orders_and_empty_categories(
         p.user_id: p
         for p in (
             payloads.decode_profile(layout.payload(i))
-            for i in _items(moto_endpoint, moto_table, report.generation)
+            for i in generation_items(moto_endpoint, moto_table, report.generation)
             if i["sk"]["S"] == "profile"
         )
     }
@@ -325,7 +310,7 @@ def test_no_orders_and_no_customers_tables(
     assert report.inputs["event_files"] == 4  # dt=2026-10-05 and later are not even opened
     assert "replica has no orders table: purchases come from events only" in report.warnings
     assert "replica has no customers table" in report.warnings
-    items = _items(moto_endpoint, moto_table, report.generation)
+    items = generation_items(moto_endpoint, moto_table, report.generation)
     profiles = [
         payloads.decode_profile(layout.payload(i)) for i in items if i["sk"]["S"] == "profile"
     ]
