@@ -17,6 +17,7 @@ from generation.data import GenerationData, NeighbourFacts
 from generation.formats import FORMAT_VERSION, READABLE_FORMATS
 from generation.values import (
     CatalogueFacts,
+    HistoryEntry,
     Manifest,
     ModelChoice,
     ModelTrial,
@@ -37,6 +38,7 @@ __all__ = [
     "READABLE_FORMATS",
     "CatalogueFacts",
     "GenerationData",
+    "HistoryEntry",
     "Manifest",
     "ModelChoice",
     "ModelTrial",

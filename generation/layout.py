@@ -6,6 +6,7 @@ attribute-value format of the DynamoDB API, so boto3 and aioboto3 clients share 
     pk                                  sk               data (payloads.py)
     meta                                current          (pointer: generation, published_at,
                                                           format_version attributes)
+    meta                                history          GenerationHistory (pointer changes)
     gen#<G>                             manifest         Manifest
     gen#<G>#user#<user_id>              profile          Profile
     gen#<G>#item#<product_id>           neighbours       Neighbours (+ ``facts``: ProductFacts)
@@ -22,13 +23,14 @@ disappear on their own; the pointer never expires.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from generation import payloads
 from generation.formats import FORMAT_VERSION
 from generation.values import (
     CatalogueFacts,
+    HistoryEntry,
     Manifest,
     Neighbours,
     Pointer,
@@ -51,7 +53,10 @@ __all__ = [
     "TTL_ATTRIBUTE",
     "catalogue_items",
     "catalogue_query",
+    "decode_history",
     "decode_pointer",
+    "history_item",
+    "history_key",
     "key",
     "key_of",
     "manifest_item",
@@ -92,6 +97,8 @@ CATALOGUE_PARTS = "catalogue_parts"
 CATALOGUE_PART_BYTES = 256 * 1024
 POINTER_PK = "meta"
 POINTER_SK = "current"
+HISTORY_SK = "history"
+VERSION = "version"
 
 
 def key(pk: str, sk: str) -> Key:
@@ -105,6 +112,21 @@ def key_of(item: Item) -> tuple[str, str]:
 
 def pointer_key() -> Key:
     return key(POINTER_PK, POINTER_SK)
+
+
+def history_key() -> Key:
+    return key(POINTER_PK, HISTORY_SK)
+
+
+def history_item(entries: Sequence[HistoryEntry], version: int) -> Item:
+    """The pointer's history; ``version`` counts its writes (writers condition on it)."""
+    return {**history_key(), DATA: {"B": payloads.encode_history(entries)},
+            VERSION: {"N": str(version)}}
+
+
+def decode_history(item: Item) -> tuple[tuple[HistoryEntry, ...], int]:
+    """(entries oldest first, version) of a history item."""
+    return payloads.decode_history(payload(item)), int(item[VERSION]["N"])
 
 
 def manifest_key(generation: str) -> Key:

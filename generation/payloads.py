@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from generation.v1 import payloads_pb2 as pb
 from generation.values import (
     CatalogueFacts,
+    HistoryEntry,
     Manifest,
     ModelChoice,
     ModelTrial,
@@ -219,3 +220,15 @@ def decode_manifest(raw: bytes) -> Manifest:
         format_version=m.format_version,
         model=_model_value(m),
     )
+
+
+def encode_history(entries: Sequence[HistoryEntry]) -> bytes:
+    return _bytes(pb.GenerationHistory(entries=[
+        pb.HistoryEntry(generation=e.generation, at=e.at, action=e.action, previous=e.previous)
+        for e in entries
+    ]))
+
+
+def decode_history(raw: bytes) -> tuple[HistoryEntry, ...]:
+    h = pb.GenerationHistory.FromString(raw)
+    return tuple(HistoryEntry(e.generation, e.at, e.action, e.previous) for e in h.entries)

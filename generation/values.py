@@ -12,6 +12,7 @@ __all__ = [
     "CatalogueFacts",
     "ScoredList",
     "rows",
+    "HistoryEntry",
     "Manifest",
     "ModelChoice",
     "ModelTrial",
@@ -201,6 +202,16 @@ class Manifest:
     # The payload format the generation is written in (see formats.py).
     format_version: int = FORMAT_VERSION
     model: ModelChoice | None = None  # None: written before the job chose models per shop
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change of the served generation (the pointer's history, newest last)."""
+
+    generation: str
+    at: str
+    action: str  # "published" or "rolled back"
+    previous: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from profile_engine import cli_quality
+from profile_engine import cli_generations, cli_quality
 from profile_engine.cli_settings import settings_from
-from profile_engine.errors import EngineError, GateRefused, SegmentFileError, SettingsError
+from profile_engine.errors import (
+    EngineError,
+    GateRefused,
+    RollbackRefused,
+    SegmentFileError,
+    SettingsError,
+)
 from profile_engine.settings import EngineSettings
 from segment_export import ExportNotConfigured, InvalidExport
 
@@ -48,6 +54,7 @@ EXITS: dict[type[Exception], Exit] = {
         EXIT_SETTINGS, "profile-engine: bad segment file: {error}\nnothing was read or published"
     ),
     GateRefused: Exit(EXIT_GATE, "{error}"),
+    RollbackRefused: Exit(EXIT_SETTINGS, "profile-engine rollback: refused: {error}"),
     # export-segment: the shared export's tree (a wrong --format or --ses-topic, a missing
     # destination are the caller's to fix; a failed write is a failure).
     InvalidExport: Exit(EXIT_SETTINGS, "profile-engine: bad arguments: {error}"),
@@ -164,6 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--table", help="DynamoDB table")
     exp.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
     exp.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
+
+    gens = sub.add_parser("generations", help="the served generation's history, newest first")
+    back = sub.add_parser("rollback", help="serve an earlier, still complete generation again")
+    back.add_argument("--to", help="the generation (default: the newest one that can be served)")
+    for p in (gens, back):
+        p.add_argument("--table", help="DynamoDB table")
+        p.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
     return parser
 
 
@@ -327,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "import-online-retail": _import,
             "import-taobao": _import,
             "export-segment": _export_segment,
+            "generations": cli_generations.generations,
+            "rollback": cli_generations.rollback,
         }
         return commands[args.command](args)
     except Exception as exc:

@@ -79,5 +79,9 @@ class SegmentNotFound(ServedTableError):
     """The served generation has no segment of that name."""
 
 
+class RollbackRefused(ServedTableError):
+    """The asked generation cannot be served again (unknown, expired, unreadable, served)."""
+
+
 class GateRefused(EngineError):
     """The quality gate refused the new generation; the served one was not changed."""

@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from generation import FORMAT_VERSION, GenerationData, NeighbourFacts, layout
+from generation import FORMAT_VERSION, GenerationData, HistoryEntry, NeighbourFacts, layout
 from profile_engine.errors import PublishError
+from profile_engine.history import now_iso, record_flip
 from profile_engine.served import ServedTable
 
 log = logging.getLogger(__name__)
@@ -169,5 +170,11 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
         raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
     flip_pointer(client, table, gen, data.manifest.published_at, report.previous_generation,
                  data.manifest.format_version)
+    try:
+        record_flip(client, table, HistoryEntry(
+            gen, now_iso(), "published", report.previous_generation or ""))
+    except Exception:  # served already: a missing history line must not fail the run
+        log.warning("generation %s is served but its history entry was not written", gen,
+                    exc_info=True)
     report.seconds = time.perf_counter() - started
     return report
