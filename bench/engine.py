@@ -202,6 +202,10 @@ def print_engines(args: argparse.Namespace, m: Measured, table: list[dict[str, A
         f"{'publish to DynamoDB (moto)':<30} {publish_s:>8.1f}  "
         f"({published:,} items, {published / publish_s:,.0f} items/s)"
     )
+    per = m.dask["report"].publish.get("workers", {})
+    if per:
+        print("  written by the workers: " + ", ".join(
+            f"{w} {r['items_per_s']:,.0f} items/s" for w, r in sorted(per.items())))
     for name, e in m.engines.items():
         if e["startup"]:
             print(f"({name} start-up, not timed above: {e['startup']:.1f} s)")
@@ -272,6 +276,14 @@ def print_memory(args: argparse.Namespace, m: Measured) -> dict[str, Any]:
     return mem
 
 
+def _whole_job(m: Measured) -> dict[str, Any]:
+    secs = m.dask["job_seconds"]
+    out: dict[str, Any] = {"seconds": round(secs, 2), "events_per_s": round(m.events / secs)}
+    if "pyspark" in m.engines:
+        out["x_pyspark_aggregation_events_per_s"] = round(m.engines["pyspark"]["seconds"] / secs, 2)
+    return out
+
+
 def write_json(
     path: Path,
     args: argparse.Namespace,
@@ -289,6 +301,14 @@ def write_json(
         },
         "publish_seconds": round(m.dask["publish_seconds"], 2),
         "published_items": sum(m.dask["report"].published.values()),
+        # The whole job (evaluation, tuning, ranker and lists included; publish apart), and
+        # how fast the workers wrote (items/s overall and per worker, bytes).
+        "whole_job": _whole_job(m),
+        "publish": {
+            "seconds": round(m.dask["publish_seconds"], 2),
+            "items": sum(m.dask["report"].published.values()),
+            **m.dask["report"].publish,
+        },
         "dask_stage_seconds": m.dask["timings"],
         "checks": m.checks,
         **mem,

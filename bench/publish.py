@@ -1,16 +1,20 @@
 """Benchmark: publishing a generation to DynamoDB (moto server on loopback).
 
 Prints items/s for `profile_engine.publish.write_items` (BatchWriteItem x25) and, in the
-same run, for one PutItem per item (the baseline), and their ratio. moto is far slower
-than DynamoDB per request, so read the ratio, not the absolute figures.
+same run, for one PutItem per item (the baseline), and their ratio; then the way the job
+publishes from its workers: one and two writer processes, each with ``--in-flight``
+requests in flight, with the writers' own CPU time per item. moto is far slower than
+DynamoDB per request (and one process for all writers), so read the ratios and the CPU per
+item, not the absolute figures.
 
-    .venv/bin/python bench/publish.py [--items 5000] [--json PATH]
+    .venv/bin/python bench/publish.py [--items 5000] [--in-flight 4] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -37,6 +41,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -57,6 +62,11 @@ def main() -> None:
             client.put_item(TableName="bench", Item=item)
         results["put_item_each"] = time.perf_counter() - started
 
+        cpu: dict[str, float] = {}
+        for writers in (1, 2):
+            name = f"workers_{writers}x{args.in_flight}"
+            results[name], cpu[name] = _writers(endpoint, writers, args.in_flight, args.items)
+
     base = results["put_item_each"]
     rows = [
         {
@@ -64,17 +74,45 @@ def main() -> None:
             "seconds": round(s, 3),
             "items_per_s": round(args.items / s),
             "ratio_vs_put_item": round(base / s, 2),
+            "client_cpu_us_per_item": round(1e6 * cpu[name] / args.items, 1) if name in cpu
+            else None,
         }
         for name, s in results.items()
     ]
-    print(f"{'method':<18} {'seconds':>8} {'items/s':>9} {'x PutItem':>10}")
+    print(f"{'method':<18} {'seconds':>8} {'items/s':>9} {'x PutItem':>10} {'client CPU/item':>16}")
     for r in rows:
+        per = f"{r['client_cpu_us_per_item']:.0f} us" if r["client_cpu_us_per_item"] else "-"
         print(
             f"{r['name']:<18} {r['seconds']:>8.2f} {r['items_per_s']:>9} "
-            f"{r['ratio_vs_put_item']:>10.2f}"
+            f"{r['ratio_vs_put_item']:>10.2f} {per:>16}"
         )
     if args.json:
         args.json.write_text(json.dumps({"items": args.items, "results": rows}, indent=2))
+
+
+def _write_share(args: tuple[str, int, int, int, int]) -> float:
+    """One writer process (as a Dask worker's publish task): its share of the items, with
+    ``in_flight`` requests in flight; returns its CPU seconds (all its threads)."""
+    endpoint, share, start, in_flight, seed = args
+    client = pub.dynamodb_client("us-east-1", endpoint, connections=2 * in_flight)
+    batch = items(f"w{seed}-", start + share)[start:]
+    cpu = time.process_time()
+    pub.write_items(client, "bench", batch, pub.PublishReport("w"), in_flight=in_flight)
+    return time.process_time() - cpu
+
+
+def _writers(endpoint: str, writers: int, in_flight: int, n: int) -> tuple[float, float]:
+    """Wall seconds for ``writers`` processes writing ``n`` items between them, and their
+    summed CPU seconds."""
+    share = n // writers
+    jobs = [(endpoint, share, w * share, in_flight, writers) for w in range(writers)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(writers) as pool:
+        pool.map(len, [[0]] * writers)  # processes started before the clock
+        started = time.perf_counter()
+        cpus = pool.map(_write_share, jobs)
+        wall = time.perf_counter() - started
+    return wall, sum(cpus)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@
     ├── ServedTableError        exit 1: reading what the table serves (export-segment):
     │   ├── NothingServed       no pointer, or its manifest expired
     │   ├── UnreadableFormat    written in a payload format this version cannot read
-    │   └── SegmentNotFound     the served generation has no segment of that name
+    │   ├── SegmentNotFound     the served generation has no segment of that name
+    │   └── RollbackRefused     exit 2: rollback to an unknown, served, expiring or
+    │                           unreadable generation
     └── GateRefused             exit 3: the quality gate kept the served generation (raised
                                 by the CLI once the run report is printed)
 
@@ -31,6 +33,7 @@ __all__ = [
     "InputError",
     "NothingServed",
     "PublishError",
+    "RollbackRefused",
     "SegmentNotFound",
     "ServedTableError",
     "SegmentFileError",

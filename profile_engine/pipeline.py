@@ -159,7 +159,12 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
         return
 
     with report.stage("publish"):
-        data = publishing.assemble_generation(
-            job, catalogue, specs, parts, neighbours, popular, as_of_ms
-        )
-        publishing.publish_generation(job, dynamodb, data)
+        if settings.publish_from_workers:
+            publishing.publish_from_workers(
+                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
+            )
+        else:
+            data = publishing.assemble_generation(
+                job, catalogue, specs, parts, neighbours, popular, as_of_ms
+            )
+            publishing.publish_generation(job, dynamodb, data)

@@ -10,13 +10,22 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from generation import FORMAT_VERSION, GenerationData, HistoryEntry, NeighbourFacts, layout
+from generation import (
+    FORMAT_VERSION,
+    GenerationData,
+    HistoryEntry,
+    Manifest,
+    NeighbourFacts,
+    layout,
+)
 from profile_engine.errors import PublishError
 from profile_engine.history import now_iso, record_flip
 from profile_engine.served import ServedTable
@@ -47,12 +56,13 @@ def new_generation_id(now: datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
 
 
-def dynamodb_client(region: str, endpoint_url: str | None = None) -> Any:
+def dynamodb_client(region: str, endpoint_url: str | None = None, connections: int = 16) -> Any:
     import boto3
     from botocore.config import Config
 
     # Throttling is handled by our own UnprocessedItems loop and botocore's adaptive mode.
-    config = Config(retries={"max_attempts": 5, "mode": "adaptive"}, max_pool_connections=16)
+    config = Config(retries={"max_attempts": 5, "mode": "adaptive"},
+                    max_pool_connections=connections)
     return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
@@ -62,33 +72,64 @@ def _chunks(items: Iterable[layout.Item], size: int) -> Iterator[list[layout.Ite
         yield chunk
 
 
+def _write_chunk(
+    client: Any, table: str, chunk: list[layout.Item], sleep: Callable[[float], None]
+) -> tuple[int, int]:
+    """One BatchWriteItem of up to 25 items, its UnprocessedItems retried with capped full
+    jitter; (requests sent, items retried)."""
+    pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in chunk]
+    batches = retried = 0
+    for attempt in range(MAX_ATTEMPTS):
+        response = client.batch_write_item(RequestItems={table: pending})
+        batches += 1
+        pending = response.get("UnprocessedItems", {}).get(table, [])
+        if not pending:
+            return batches, retried
+        retried += len(pending)
+        # Full jitter (AWS architecture blog): spreads retries of concurrent writers.
+        sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
+    raise PublishError(
+        f"{len(pending)} items still unprocessed after {MAX_ATTEMPTS} attempts "
+        f"(table {table} throttled?)"
+    )
+
+
 def write_items(
     client: Any,
     table: str,
     items: Iterable[layout.Item],
     report: PublishReport,
     sleep: Callable[[float], None] = time.sleep,
+    in_flight: int = 1,
 ) -> int:
-    """BatchWriteItem in chunks of 25; UnprocessedItems retried with capped backoff."""
+    """BatchWriteItem in chunks of 25, ``in_flight`` requests at a time (threads: boto3
+    clients are thread-safe); UnprocessedItems retried with capped backoff. Throttling
+    beyond that is botocore's adaptive mode: it slows the client's own send rate."""
     written = 0
-    for chunk in _chunks(items, BATCH_WRITE_LIMIT):
-        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in chunk]
-        for attempt in range(MAX_ATTEMPTS):
-            response = client.batch_write_item(RequestItems={table: pending})
-            report.batches += 1
-            pending = response.get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-            report.retried_items += len(pending)
-            # Full jitter (AWS architecture blog): spreads retries of concurrent writers.
-            sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
-        else:
-            raise PublishError(
-                f"{len(pending)} items still unprocessed after {MAX_ATTEMPTS} attempts "
-                f"(table {table} throttled?)"
-            )
-        written += len(chunk)
+    if in_flight <= 1:
+        for chunk in _chunks(items, BATCH_WRITE_LIMIT):
+            batches, retried = _write_chunk(client, table, chunk, sleep)
+            report.batches, report.retried_items = (
+                report.batches + batches, report.retried_items + retried)
+            written += len(chunk)
+        return written
+    with ThreadPoolExecutor(in_flight, thread_name_prefix="publish") as pool:
+        window: deque[tuple[int, Future[tuple[int, int]]]] = deque()
+        for chunk in _chunks(items, BATCH_WRITE_LIMIT):
+            window.append((len(chunk), pool.submit(_write_chunk, client, table, chunk, sleep)))
+            if len(window) >= 2 * in_flight:  # bounded: items are produced lazily
+                written += _settle(window.popleft(), report)
+        while window:
+            written += _settle(window.popleft(), report)
     return written
+
+
+def _settle(done: tuple[int, Future[tuple[int, int]]], report: PublishReport) -> int:
+    size, future = done
+    batches, retried = future.result()
+    report.batches += batches
+    report.retried_items += retried
+    return size
 
 
 def current_generation(client: Any, table: str) -> str | None:
@@ -140,7 +181,7 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
     gen = data.manifest.generation
     report = PublishReport(generation=gen)
     report.previous_generation = current_generation(client, table)
-    expires_at = int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
+    expires_at = expiry(ttl_days)
 
     facts = NeighbourFacts(data.neighbours) if data.catalogue is None else None
     sections: list[tuple[str, Iterable[layout.Item]]] = [
@@ -160,21 +201,38 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
         for name, items in sections:
             report.items[name] = write_items(client, table, items, report)
             log.info("published %d %s items of generation %s", report.items[name], name, gen)
-        # The manifest goes last among the data: a manifest means the data is complete.
-        manifest = replace(data.manifest, counts={
-            **data.manifest.counts, layout.CATALOGUE_PARTS: report.items["catalogue"]})
+    except PublishError:
+        raise
+    except Exception as exc:
+        raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
+    finish(client, table, data.manifest, expires_at, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def expiry(ttl_days: float) -> int:
+    return int((datetime.now(UTC) + timedelta(days=ttl_days)).timestamp())
+
+
+def finish(
+    client: Any, table: str, manifest: Manifest, expires_at: int, report: PublishReport
+) -> None:
+    """After every data item is written: the manifest (a manifest means the data is
+    complete), the pointer flip, the history entry."""
+    gen = manifest.generation
+    manifest = replace(manifest, counts={
+        **manifest.counts, layout.CATALOGUE_PARTS: report.items.get("catalogue", 0)})
+    try:
         write_items(client, table, [layout.manifest_item(manifest, expires_at)], report)
     except PublishError:
         raise
     except Exception as exc:
         raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
-    flip_pointer(client, table, gen, data.manifest.published_at, report.previous_generation,
-                 data.manifest.format_version)
+    flip_pointer(client, table, gen, manifest.published_at, report.previous_generation,
+                 manifest.format_version)
     try:
         record_flip(client, table, HistoryEntry(
             gen, now_iso(), "published", report.previous_generation or ""))
     except Exception:  # served already: a missing history line must not fail the run
         log.warning("generation %s is served but its history entry was not written", gen,
                     exc_info=True)
-    report.seconds = time.perf_counter() - started
-    return report

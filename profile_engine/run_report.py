@@ -33,6 +33,8 @@ class RunReport:
     generation: str | None = None
     previous_generation: str | None = None
     published: dict[str, int] = field(default_factory=dict)
+    # Publishing from the workers: items, bytes, items/s overall and per worker.
+    publish: dict[str, Any] = field(default_factory=dict)
     dashboard: str | None = None
     gate: str | None = None  # the quality gate's verdict, when it ran
     model: ModelChoice | None = None  # what the tuning chose to serve, and why
@@ -168,6 +170,16 @@ class RunReport:
             lines.append(f"quality     {self.gate}")
         if self.published:
             lines.append(f"written     {nums(self.published)}")
+        if self.publish:
+            p = self.publish
+            per = ", ".join(f"{w} {r['items_per_s']:,.0f} items/s ({int(r['items']):,})"
+                            for w, r in sorted(p["workers"].items()))
+            lines.append(
+                f"publish     {p['items']:,} items, {p['bytes'] / MB:,.1f} MB by "
+                f"{len(p['workers'])} workers ({p['in_flight_per_worker']} requests in flight "
+                f"each) in {p['seconds_on_workers']:.1f} s: {p['items_per_s']:,.0f} items/s; "
+                f"per worker {per}"
+            )
         for w in self.warnings:
             lines.append(f"warning     {w}")
         total = sum(self.timings.values())

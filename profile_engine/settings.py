@@ -94,6 +94,20 @@ class EngineSettings(BaseSettings):
         "cut into more partitions, so a worker's memory does not grow with the input. Smaller "
         "partitions lower a task's memory and cost per-task overhead.",
     )
+    publish_from_workers: bool = Field(
+        True,
+        description="Every worker writes the items of the partitions it holds (the driver "
+        "writes the small sections, the manifest and the pointer, last); off: the driver "
+        "writes everything, one request at a time.",
+    )
+    publish_in_flight: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="BatchWriteItem requests each worker keeps in flight while publishing "
+        "(25 items each); throttling slows them down (botocore adaptive mode, jittered "
+        "retries of unprocessed items).",
+    )
     tuning: bool = Field(
         True,
         description="Choose the model per shop on the validation split of its own input (the "

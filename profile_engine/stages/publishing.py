@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,14 +11,25 @@ import dask.dataframe as dd
 import pandas as pd
 from dask.delayed import delayed
 
-from generation import CatalogueFacts, GenerationData, Manifest, SegmentInfo
-from profile_engine import partitions
+from generation import CatalogueFacts, GenerationData, Manifest, SegmentInfo, layout
+from profile_engine import partitions, publish_workers
 from profile_engine.compute import assemble, segment_rules
-from profile_engine.publish import new_generation_id, publish
+from profile_engine.compute.catalog import Catalog
+from profile_engine.publish import (
+    PublishReport,
+    current_generation,
+    expiry,
+    finish,
+    new_generation_id,
+    publish,
+    write_items,
+)
 from profile_engine.run_report import RunReport
 from profile_engine.stages.clock import iso, now_ms
 from profile_engine.stages.inputs import Catalogue
 from profile_engine.stages.job import Job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,9 +78,13 @@ def assemble_generation(
         neighbours=assemble.neighbour_lists(neighbours, catalog),
         popular=assemble.popular_lists(popular, catalog),
         segment_members=partitions.stream(client, member_tasks, ahead),
-        catalogue=CatalogueFacts(catalog.categories, catalog.ids.tolist(),
-                                 catalog.category_codes.tolist(), catalog.in_stock.tolist()),
+        catalogue=_facts(catalog),
     )
+
+
+def _facts(catalog: Catalog) -> CatalogueFacts:
+    return CatalogueFacts(catalog.categories, catalog.ids.tolist(),
+                          catalog.category_codes.tolist(), catalog.in_stock.tolist())
 
 
 def _manifest(
@@ -108,3 +125,63 @@ def publish_generation(job: Job, dynamodb: Any, data: GenerationData) -> None:
         published.previous_generation,
     )
     report.published = dict(published.items)
+
+
+def publish_from_workers(
+    job: Job,
+    dynamodb: Any,
+    catalogue: Catalogue,
+    specs: tuple[segment_rules.SegmentSpec, ...],
+    parts: ProfileParts,
+    neighbours: pd.DataFrame,
+    popular: pd.DataFrame,
+    as_of_ms: int,
+) -> None:
+    """The same generation as ``assemble_generation`` + ``publish_generation``, written by
+    the workers (``publish_workers``): profiles and segment members by the task of their
+    user-partition, neighbour lists in slices; the popular lists, the catalogue parts, the
+    manifest and the flip here, last."""
+    settings, report, catalog = job.settings, job.report, catalogue.catalog
+    manifest = _manifest(report, catalogue, specs, as_of_ms)
+    gen, table = manifest.generation, settings.table
+    expires = expiry(settings.ttl_days)
+    published = PublishReport(generation=gen)
+    published.previous_generation = current_generation(dynamodb, table)
+    target = publish_workers.Target(table, settings.aws_region, settings.dynamodb_endpoint_url,
+                                    gen, expires, settings.publish_in_flight)
+    frames = [
+        list(ps)
+        for ps in zip(
+            parts.summary.to_delayed(), parts.segments.to_delayed(), parts.items.to_delayed(),
+            parts.affinity.to_delayed(), parts.recs.to_delayed(), strict=True,
+        )
+    ]
+    slices = publish_workers.neighbour_slices(
+        neighbours, publish_workers.NEIGHBOUR_SLICES_PER_WORKER * job.workers
+    )
+    started = time.perf_counter()
+    written = publish_workers.run_tasks(
+        job.client, publish_workers.tasks_for(frames, slices, catalogue.ref, target)
+    )
+    on_workers = time.perf_counter() - started
+    for w in written:
+        for name, n in w.items.items():
+            published.items[name] = published.items.get(name, 0) + n
+    for name, n in published.items.items():
+        log.info("published %d %s items of generation %s", n, name, gen)
+    published.items["popular"] = write_items(dynamodb, table, (
+        layout.popular_item(gen, p, expires) for p in assemble.popular_lists(popular, catalog)
+    ), published)
+    published.items["catalogue"] = write_items(
+        dynamodb, table, layout.catalogue_items(gen, _facts(catalog), expires), published
+    )
+    finish(dynamodb, table, manifest, expires, published)
+    report.generation, report.previous_generation = gen, published.previous_generation
+    report.published = dict(published.items)
+    summary = publish_workers.summarize(written)
+    report.publish = {
+        **summary,
+        "seconds_on_workers": round(on_workers, 2),
+        "items_per_s": round(summary["items"] / on_workers, 1) if on_workers else 0.0,
+        "in_flight_per_worker": settings.publish_in_flight,
+    }

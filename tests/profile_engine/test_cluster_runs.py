@@ -1,6 +1,7 @@
-"""The job on real `dask scheduler` + `dask worker` processes publishes the same output as on
-a LocalCluster, and losing a worker mid-run still ends correctly (or fails and publishes
-nothing)."""
+"""The job on real `dask scheduler` + `dask worker` processes, publishing from every worker,
+publishes item for item what a LocalCluster run publishing from one process does; losing a
+worker mid-run (in the shuffle, or while the workers write) still ends correctly, or fails
+and flips nothing."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def test_cluster_output_equals_local_and_survives_worker_loss(
     pg_url: str,
     table_factory: Callable[..., str],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     events = f"s3://{s3_bucket}/events"
     common = ["--events", events, "--replica-url", pg_url, "--s3-endpoint-url", moto_endpoint]
@@ -62,7 +64,10 @@ def test_cluster_output_equals_local_and_survives_worker_loss(
         "--as-of",
         "2026-11-24T00:00:00Z",
     ]
+    # The single-process publish: the driver writes every item.
+    monkeypatch.setenv("PROFILE_ENGINE_PUBLISH_FROM_WORKERS", "false")
     assert cli.main([*run, "--table", local_table]) == 0, capsys.readouterr().err
+    monkeypatch.delenv("PROFILE_ENGINE_PUBLISH_FROM_WORKERS")
     expected = content(moto_endpoint, local_table)
     assert any(k.startswith("user#") for k in expected)
 
@@ -70,40 +75,44 @@ def test_cluster_output_equals_local_and_survives_worker_loss(
     with dask_cluster(n_workers=3, workers_out=workers) as address:
         cluster_table = table_factory(moto_endpoint)
         assert cli.main([*run, "--table", cluster_table, "--scheduler", address]) == 0
+        out = capsys.readouterr().out
         assert content(moto_endpoint, cluster_table) == expected
+        # Written by the workers: three of them, each with its items/s in the report.
+        publish_line = next(line for line in out.splitlines() if line.startswith("publish "))
+        assert "by 3 workers" in publish_line and publish_line.count("items/s") == 4
 
-        # Kill one worker (nanny and process) once the shuffle has started.
-        lossy_table = table_factory(moto_endpoint)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "profile_engine",
-                *run,
-                "--table",
-                lossy_table,
-                "--scheduler",
-                address,
-                "--verbose",
-            ],
-            env=dict(os.environ),
-            stderr=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        log = []
-        for line in proc.stderr:
-            log.append(line)
-            if "stage shuffle by user started" in line:
-                workers[0].kill()
-                break
-        rest_out, rest_err = proc.communicate(timeout=300)
-        log.append(rest_err)
-        print(f"worker-loss run exit code: {proc.returncode}")
-        if proc.returncode == 0:
-            assert content(moto_endpoint, lossy_table) == expected
-        else:  # allowed: a clear error, and nothing served from this run
-            assert "the served generation was not changed" in "".join(log)
-            client = dynamodb_client(moto_endpoint)
-            assert "Item" not in client.get_item(TableName=lossy_table, Key=layout.pointer_key())
+        # Kill a worker while the workers write: its tasks run again elsewhere (puts are
+        # idempotent), or the run fails; never a flipped pointer to a partial generation.
+        _lose_a_worker(run, address, workers.pop(), table_factory(moto_endpoint),
+                       "stage publish started", moto_endpoint, expected)
+
+        # Kill another one (nanny and process) once the shuffle has started.
+        _lose_a_worker(run, address, workers[0], table_factory(moto_endpoint),
+                       "stage shuffle by user started", moto_endpoint, expected)
+
+
+def _lose_a_worker(
+    run: list[str], address: str, victim: Proc, table: str, when: str, endpoint: str,
+    expected: dict[str, bytes],
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profile_engine", *run, "--table", table, "--scheduler",
+         address, "--verbose"],
+        env=dict(os.environ), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    log = []
+    for line in proc.stderr:
+        log.append(line)
+        if when in line:
+            victim.kill()
+            break
+    _, rest_err = proc.communicate(timeout=300)
+    log.append(rest_err)
+    print(f"worker lost at {when!r}: exit code {proc.returncode}; {''.join(log)[-1500:]}")
+    if proc.returncode == 0:
+        assert content(endpoint, table) == expected
+    else:
+        assert "the served generation was not changed" in "".join(log)
+        client = dynamodb_client(endpoint)
+        assert "Item" not in client.get_item(TableName=table, Key=layout.pointer_key())

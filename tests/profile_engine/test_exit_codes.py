@@ -25,6 +25,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.NothingServed: (1, FAILED),
     errors.UnreadableFormat: (1, FAILED),
     errors.SegmentNotFound: (1, FAILED),
+    errors.RollbackRefused: (2, "profile-engine rollback: refused: boom"),
     errors.GateRefused: (3, "boom"),
     errors.EngineError: (1, FAILED),
     RuntimeError: (1, FAILED),  # outside the tree: a failure all the same
