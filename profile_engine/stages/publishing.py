@@ -43,6 +43,11 @@ class ProfileParts:
     affinity: dd.DataFrame
     recs: dd.DataFrame
 
+    def per_partition(self) -> list[tuple[Any, ...]]:
+        """Each user-partition's delayed (summary, segments, items, affinity, recs)."""
+        frames = (self.summary, self.segments, self.items, self.affinity, self.recs)
+        return list(zip(*(f.to_delayed() for f in frames), strict=True))
+
 
 def assemble_generation(
     job: Job,
@@ -58,15 +63,7 @@ def assemble_generation(
     client, catalog = job.client, catalogue.catalog
     ahead = 2 * job.workers
     profile_tasks = [
-        delayed(partitions.profiles_of)(*ps, catalogue.ref)
-        for ps in zip(
-            parts.summary.to_delayed(),
-            parts.segments.to_delayed(),
-            parts.items.to_delayed(),
-            parts.affinity.to_delayed(),
-            parts.recs.to_delayed(),
-            strict=True,
-        )
+        delayed(partitions.profiles_of)(*ps, catalogue.ref) for ps in parts.per_partition()
     ]
     member_tasks = [
         delayed(assemble.segment_members)(s, g)
@@ -149,13 +146,7 @@ def publish_from_workers(
     published.previous_generation = current_generation(dynamodb, table)
     target = publish_workers.Target(table, settings.aws_region, settings.dynamodb_endpoint_url,
                                     gen, expires, settings.publish_in_flight)
-    frames = [
-        list(ps)
-        for ps in zip(
-            parts.summary.to_delayed(), parts.segments.to_delayed(), parts.items.to_delayed(),
-            parts.affinity.to_delayed(), parts.recs.to_delayed(), strict=True,
-        )
-    ]
+    frames = [list(ps) for ps in parts.per_partition()]
     slices = publish_workers.neighbour_slices(
         neighbours, publish_workers.NEIGHBOUR_SLICES_PER_WORKER * job.workers
     )
