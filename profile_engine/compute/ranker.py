@@ -216,13 +216,39 @@ def fit(
     )
 
 
-def _block(weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """weights[rows][:, cols] as a dense array, whichever the family."""
-    if sp.issparse(weights):
-        out: np.ndarray = weights[rows][:, cols].toarray()
-        return out
-    dense: np.ndarray = weights[np.ix_(rows, cols)]
-    return dense
+def _reasons(
+    xb: sp.csr_matrix, kind_data: np.ndarray, model: RankerModel, top: np.ndarray,
+    mine: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each (user, pick) of ``top``: the user's product that contributed most to it (its
+    catalogue code) and the event type of that interaction; -1 where ``mine`` is False (the
+    priors outweigh the personal part) or the user has no history. One pass over all the
+    batch's history entries at once (no loop per user); ties go to the first entry, as
+    argmax would."""
+    n, k = top.shape
+    source = np.full((n, k), -1, dtype=np.int32)
+    etype = np.full((n, k), -1, dtype=np.int8)
+    counts = np.diff(xb.indptr)
+    if xb.nnz == 0 or k == 0:
+        return source, etype
+    rows = np.repeat(np.arange(n), counts)  # the user of each history entry
+    hist = xb.indices
+    picks = top[rows]  # (entries, k)
+    if sp.issparse(model.weights):
+        w = np.asarray(model.weights[np.repeat(hist, k), picks.ravel()]).reshape(-1, k)
+    else:
+        w = model.weights[hist[:, None], picks]
+    contrib = xb.data[:, None] * w
+    has = counts > 0
+    starts = xb.indptr[:-1][has]
+    most = np.zeros((n, k))
+    most[has] = np.maximum.reduceat(contrib, starts, axis=0)
+    entry = np.where(contrib == most[rows], np.arange(len(rows))[:, None], len(rows))
+    first = np.minimum.reduceat(entry, starts, axis=0)  # (users with history, k)
+    ok = mine[has]
+    source[has] = np.where(ok, model.columns[hist[first]], -1)
+    etype[has] = np.where(ok, kind_data[first] - 1, -1)
+    return source, etype
 
 
 def score(
@@ -277,23 +303,12 @@ def score(
         order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         best = np.take_along_axis(s, top, axis=1)
-        source = np.full(top.shape, -1, dtype=np.int32)
-        source_etype = np.full(top.shape, -1, dtype=np.int8)
-        for r in range(len(xb.indptr) - 1):
-            hist = xb.indices[xb.indptr[r] : xb.indptr[r + 1]]
-            if len(hist) == 0:
-                continue
-            contrib = xb.data[xb.indptr[r] : xb.indptr[r + 1], None] * _block(
-                model.weights, hist, top[r]
-            )
-            arg = contrib.argmax(axis=0)
-            # The reason is the user's biggest contributor, unless the priors outweigh the
-            # whole personal part of the score.
-            mine = personal[r, top[r]] > best[r] - personal[r, top[r]]
-            src = model.columns[hist[arg]]
-            source[r] = np.where(mine, src, -1)
-            kind = kinds.data[kinds.indptr[lo + r] : kinds.indptr[lo + r + 1]][arg] - 1
-            source_etype[r] = np.where(mine, kind, -1)
+        # The reason is the user's biggest contributor, unless the priors outweigh the
+        # whole personal part of the score.
+        own = np.take_along_axis(personal, top, axis=1)
+        mine = own > best - own
+        kind_data = kinds.data[kinds.indptr[lo] : kinds.indptr[lo + len(xb.indptr) - 1]]
+        source, source_etype = _reasons(xb, kind_data, model, top, mine)
         valid = np.isfinite(best)
         out.append(
             pd.DataFrame(
