@@ -121,7 +121,7 @@ class EngineSettings(BaseSettings):
         "defaults and every baseline, which always runs): 0 keeps the defaults and the guard.",
     )
     tuning_max_users: int = Field(
-        100_000,
+        30_000,
         ge=100,
         description="Users the tuning trials see at most (a fixed random sample above it): "
         "bounds the tuning's memory and time on a large shop.",

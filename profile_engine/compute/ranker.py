@@ -175,9 +175,10 @@ def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
     g = np.array(gram, dtype=np.float64, copy=True)
     g[np.diag_indices_from(g)] += lam
     p = np.linalg.inv(g)
-    b = p / (-np.diag(p))
-    np.fill_diagonal(b, 0.0)
-    out: np.ndarray = b.astype(np.float32)
+    del g  # in place from here: peak two float64 m x m matrices, not four
+    p /= -np.diag(p)
+    np.fill_diagonal(p, 0.0)
+    out: np.ndarray = p.astype(np.float32)
     return out
 
 

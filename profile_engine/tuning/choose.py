@@ -17,8 +17,10 @@ challenging the one kept so far. The reason says which won and by how much.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,8 @@ from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation.split import Split, validation_split
 from profile_engine.tuning import space
 from profile_engine.tuning.trials import BASELINES, RANKED, RANKER, Candidate, Outcome, run
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ class Choice:
 Runner = Callable[[list[Candidate], float | None], list[Outcome]]
 
 
+class TrialsFailed(Exception):
+    """Trials could not run (a worker lost, most often for memory): the choice falls back."""
+
+
 def choose(
     frame: pd.DataFrame,
     categories: np.ndarray,
@@ -91,7 +99,12 @@ def choose(
     )
     etypes = set(np.unique(split.train["etype"].to_numpy()).tolist())
     first = [Candidate.ranker(p) for p in space.first_round(defaults, split.n_items)]
-    outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None)
+    try:
+        outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None)
+    except TrialsFailed as exc:
+        return Choice(RANKER, defaults, f"ranker at its defaults: the tuning's first round "
+                      f"failed ({exc}); lower PROFILE_ENGINE_TUNING_MAX_USERS or give the "
+                      f"workers more memory", (), budget_s, time.perf_counter() - started)
     ranker_best = first_best = _best([o for o in outcomes if o.candidate.name == RANKER])
     # Too few validation users to hold half out: the guard would judge the best of many
     # trials on the users it was picked on, so only the first round's candidates compete.
@@ -108,7 +121,13 @@ def choose(
             break
         params = ranker_best.candidate.params
         assert params is not None
-        tried = runner([Candidate.ranker(p) for p in space.variants(params, name, values)], left)
+        try:
+            tried = runner(
+                [Candidate.ranker(p) for p in space.variants(params, name, values)], left
+            )
+        except TrialsFailed as exc:
+            log.warning("tuning stopped after %d trials: %s", len(outcomes), exc)
+            break
         outcomes += tried
         ranker_best = _best([ranker_best, *tried])
     baselines = [o for o in outcomes if o.candidate.name in BASELINES]
@@ -227,10 +246,16 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
             wait(futures, timeout=left)  # type: ignore[no-untyped-call]
         except TimeoutError:
             pass  # the budget is spent: the finished trials count, the others are cancelled
-        ended = [f for f in futures if f.status in ("finished", "error")]
-        client.cancel([f for f in futures if f.status not in ("finished", "error")])
-        # A trial that raised is a bug, not a bad candidate: gather raises it. In submission
-        # order, so ties go to the same candidate as a run without a cluster.
-        return list(client.gather(ended))
+        except CancelledError as exc:  # the scattered split was lost with its workers
+            raise TrialsFailed(f"the tuning's data was lost with a worker ({exc})") from exc
+        failed = [f for f in futures if f.status == "error"]
+        if failed:  # most often a worker killed for memory: the trials stop here
+            why = failed[0].exception()
+            client.cancel(futures)
+            raise TrialsFailed(f"a tuning trial failed: {why!r}")
+        done = [f for f in futures if f.status == "finished"]
+        client.cancel([f for f in futures if f.status != "finished"])
+        # In submission order, so ties go to the same candidate as a run without a cluster.
+        return list(client.gather(done))
 
     return runner

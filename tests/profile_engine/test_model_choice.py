@@ -166,3 +166,16 @@ def test_a_handful_of_validation_users_keeps_the_most_popular_list() -> None:
     choice = tuning.choose(_interactions(shop), _categories(shop), RankerParams(), 10.0)
     assert choice.served == "most_popular" and "too few to prefer any model" in choice.reason
     assert not choice.ranked
+
+
+def test_failed_trials_fall_back_to_the_defaults_and_say_why(scheduler_address: str) -> None:
+    from distributed import Client
+
+    shop = synthetic.generate(users=400, products=60, days=21, seed=4)
+    # Category codes for too few products: every trial fails on a worker, as one killed
+    # for memory would.
+    with Client(scheduler_address) as client:
+        choice = tuning.choose(_interactions(shop), np.zeros(1, np.int32), RankerParams(), 5.0,
+                               client)
+    assert choice.served == "ranker" and choice.params == RankerParams()
+    assert "the tuning's first round failed" in choice.reason and "IndexError" in choice.reason
