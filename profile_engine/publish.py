@@ -108,10 +108,7 @@ def write_items(
     written = 0
     if in_flight <= 1:
         for chunk in _chunks(items, BATCH_WRITE_LIMIT):
-            batches, retried = _write_chunk(client, table, chunk, sleep)
-            report.batches, report.retried_items = (
-                report.batches + batches, report.retried_items + retried)
-            written += len(chunk)
+            written += _count(len(chunk), _write_chunk(client, table, chunk, sleep), report)
         return written
     with ThreadPoolExecutor(in_flight, thread_name_prefix="publish") as pool:
         window: deque[tuple[int, Future[tuple[int, int]]]] = deque()
@@ -126,9 +123,13 @@ def write_items(
 
 def _settle(done: tuple[int, Future[tuple[int, int]]], report: PublishReport) -> int:
     size, future = done
-    batches, retried = future.result()
-    report.batches += batches
-    report.retried_items += retried
+    return _count(size, future.result(), report)
+
+
+def _count(size: int, counts: tuple[int, int], report: PublishReport) -> int:
+    """Add one chunk's (requests, retried items) to ``report``; its size back."""
+    report.batches += counts[0]
+    report.retried_items += counts[1]
     return size
 
 

@@ -214,11 +214,7 @@ def _name(o: Outcome, first: Outcome) -> str:
 
 def _best(outcomes: list[Outcome]) -> Outcome:
     """Highest NDCG@10; the first tried on ties (defaults and simpler models come first)."""
-    best = outcomes[0]
-    for o in outcomes[1:]:
-        if o.ndcg > best.ndcg:
-            best = o
-    return best
+    return max(outcomes, key=lambda o: o.ndcg)
 
 
 def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:

@@ -61,10 +61,16 @@ def evaluate(
             most = compared_models.MAX_DENSE_ITEMS
             result.tuned["ease"] += f", the {most:,} most popular items"
         candidates += [compared_models.ItemCosine(int(knn)), compared_models.Ease(lam)]
-    candidates += [
-        compared_models.EngineRanker(params, name=run.ENGINE_DEFAULTS, categories=test_cats),
-        compared_models.EngineRanker(choice.params, client, name=run.ENGINE, categories=test_cats),
-    ]
+    # The ranker at ``params`` is fitted only when the choice moved off them: otherwise its
+    # row is the served ranker's.
+    same = choice.params == params
+    if not same:
+        candidates.append(
+            compared_models.EngineRanker(params, name=run.ENGINE_DEFAULTS, categories=test_cats)
+        )
+    candidates.append(
+        compared_models.EngineRanker(choice.params, client, name=run.ENGINE, categories=test_cats)
+    )
     result.tuned[run.ENGINE_DEFAULTS] = run.describe(params)
     result.tuned[run.ENGINE] = run.describe(choice.params)
     for model in candidates:
@@ -74,6 +80,10 @@ def evaluate(
         else:
             result.models[model.name] = {}
         result.groups[model.name] = groups
+    if same:  # in the table's order: the defaults' row before the served ranker's
+        figures, groups = result.models.pop(run.ENGINE), result.groups.pop(run.ENGINE)
+        result.models[run.ENGINE_DEFAULTS] = result.models[run.ENGINE] = figures
+        result.groups[run.ENGINE_DEFAULTS] = result.groups[run.ENGINE] = groups
     result.buy_again = {
         "recall@10": run.buy_again_recall(test),
         "users": float(len(test.rebuy_users)),
