@@ -9,6 +9,7 @@ it imports neither (the suite checks it with import-linter). It holds:
     layout.py    the DynamoDB layout: table, keys, items, TTL, the pointer
     data.py      GenerationData: what a writer publishes
     as_json.py   any stored payload as JSON, for people
+    summaries.py per-generation summaries that outlive their generation (the console)
 
 Light imports only (protobuf and the standard library): both roles install it.
 """
