@@ -5,7 +5,7 @@ attribute-value format of the DynamoDB API, so boto3 and aioboto3 clients share 
 
     pk                                  sk               data (payloads.py)
     meta                                current          (pointer: generation, published_at,
-                                                          format_version attributes)
+                                                          format_version, table attributes)
     meta                                history          GenerationHistory (pointer changes)
     gen#<G>                             manifest         Manifest
     gen#<G>#user#<user_id>              profile          Profile
@@ -19,6 +19,11 @@ carries its product's facts (category, stock) in ``facts``, so a reader that onl
 candidates fetches a few bytes per product with a projection. Every item of a generation
 carries ``expires_at`` (epoch seconds, the table's TTL attribute) so old generations
 disappear on their own; the pointer never expires.
+
+A generation published by import from S3 lives in a table of its own (ImportTable creates
+a new table): its items are the same, in that table; the pointer and the manifest stay in
+the fixed table, both with a ``table`` attribute naming it (absent: the fixed table holds
+the items), so readers look up one table for the pointer and follow it to the items.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ __all__ = [
     "PK",
     "PUBLISHED_AT",
     "SK",
+    "TABLE",
     "TTL_ATTRIBUTE",
     "catalogue_items",
     "catalogue_query",
@@ -61,6 +67,7 @@ __all__ = [
     "key_of",
     "manifest_item",
     "manifest_key",
+    "manifest_table",
     "neighbours_item",
     "neighbours_key",
     "payload",
@@ -90,6 +97,9 @@ TTL_ATTRIBUTE = "expires_at"
 GENERATION = "generation"
 PUBLISHED_AT = "published_at"
 FORMAT = "format_version"
+# On the pointer and a manifest: the table holding the generation's items, when it is not
+# the table of the pointer (a generation published by import from S3).
+TABLE = "table"
 
 # The manifest count that says how many catalogue parts the generation has.
 CATALOGUE_PARTS = "catalogue_parts"
@@ -235,19 +245,34 @@ def segment_member_item(
                  payloads.encode_segment_member(m), expires_at)
 
 
-def manifest_item(m: Manifest, expires_at: int | None = None) -> Item:
-    return _item(manifest_key(m.generation), payloads.encode_manifest(m), expires_at)
+def manifest_item(m: Manifest, expires_at: int | None = None, table: str = "") -> Item:
+    """The manifest; ``table``: the table holding the generation's items when it is not
+    the manifest's own."""
+    item = _item(manifest_key(m.generation), payloads.encode_manifest(m), expires_at)
+    if table:
+        item[TABLE] = {"S": table}
+    return item
 
 
-def pointer_item(generation: str, published_at: str, format_version: int = FORMAT_VERSION) -> Item:
+def manifest_table(item: Item) -> str:
+    """The table a manifest item says holds its generation's items ("": its own)."""
+    return str(item[TABLE]["S"]) if TABLE in item else ""
+
+
+def pointer_item(generation: str, published_at: str, format_version: int = FORMAT_VERSION,
+                 table: str = "") -> Item:
     """The pointer names the generation and its format, so a reader can refuse a format it
-    does not know before reading anything else of the generation."""
-    return {
+    does not know before reading anything else of the generation, and the table that holds
+    its items when that is not the pointer's own."""
+    item: Item = {
         **pointer_key(),
         GENERATION: {"S": generation},
         PUBLISHED_AT: {"S": published_at},
         FORMAT: {"N": str(format_version)},
     }
+    if table:
+        item[TABLE] = {"S": table}
+    return item
 
 
 # -- reading items ------------------------------------------------------------------------
@@ -262,7 +287,9 @@ def payload(item: Item, attribute: str = DATA) -> bytes:
 def decode_pointer(item: Item) -> Pointer:
     # A pointer written before formats were recorded held JSON payloads: format 0.
     version = int(item[FORMAT]["N"]) if FORMAT in item else 0
-    return Pointer(item[GENERATION]["S"], item[PUBLISHED_AT]["S"], version)
+    # No table attribute (every pointer written before imports existed): the fixed table.
+    table = item[TABLE]["S"] if TABLE in item else ""
+    return Pointer(item[GENERATION]["S"], item[PUBLISHED_AT]["S"], version, table)
 
 
 def segment_page_query(

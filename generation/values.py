@@ -216,8 +216,11 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Pointer:
-    """The pointer item: which generation readers serve, and the format it is written in."""
+    """The pointer item: which generation readers serve, the format it is written in, and
+    the table that holds its items ("": the pointer's own table; a generation published by
+    import from S3 has a table of its own)."""
 
     generation: str
     published_at: str
     format_version: int
+    table: str = ""

@@ -5,8 +5,9 @@ flip ("published") and a rollback ("rolled back"). ``list_generations`` shows ea
 generation of the history with its manifest (counts, quality, model, format) and whether
 it can still be served; ``rollback`` flips the pointer back to one that can (its manifest is
 there, so all its items were written; it does not expire within ``EXPIRY_MARGIN_S``; this
-version reads its format), with the same conditional write as a run's flip. The service
-follows the pointer within its refresh period. `profile-engine generations` and
+version reads its format; when it was published by import, its own table is still there),
+with the same conditional write as a run's flip, naming that generation's table. The
+service follows the pointer within its refresh period. `profile-engine generations` and
 `profile-engine rollback` call this; so will the console.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generation import READABLE_FORMATS, HistoryEntry, Manifest, layout, payloads
+from profile_engine import generation_tables
 from profile_engine.errors import NothingServed, RollbackRefused
 from profile_engine.history import history, now_iso, record_flip
 from profile_engine.publish import flip_pointer
@@ -39,6 +41,7 @@ class GenerationInfo:
     manifest: Manifest | None  # None: expired, or never completely written
     expires_at: int | None  # epoch seconds of its items' TTL
     why_not: str  # "" when it can be served; else why a rollback to it is refused
+    table: str = ""  # the table holding its items; "": the pointer's own (the fixed table)
 
 
 def list_generations(client: Any, table: str, now: float | None = None) -> list[GenerationInfo]:
@@ -55,19 +58,22 @@ def list_generations(client: Any, table: str, now: float | None = None) -> list[
     order = list(reversed(latest))
     if served and served not in latest:
         order.insert(0, served)
-    return [_info(client, table, g, latest.get(g), g == served, now) for g in order]
+    return [generation_info(client, table, g, latest.get(g), g == served, now) for g in order]
 
 
-def _info(
+def generation_info(
     client: Any, table: str, generation: str, entry: HistoryEntry | None, served: bool,
     now: float,
 ) -> GenerationInfo:
+    """What ``table`` knows of ``generation`` (its manifest, expiry, table) and whether
+    the pointer may be flipped to it."""
     item = client.get_item(
         TableName=table, Key=layout.manifest_key(generation), ConsistentRead=True
     ).get("Item")
     manifest = payloads.decode_manifest(layout.payload(item)) if item else None
     ttl = item.get(layout.TTL_ATTRIBUTE) if item else None
     expires = int(ttl["N"]) if ttl else None
+    data_table = layout.manifest_table(item) if item else ""
     why = ""
     if manifest is None:
         why = "its manifest is gone: expired, or never completely written"
@@ -77,6 +83,9 @@ def _info(
     elif manifest.format_version not in READABLE_FORMATS:
         why = (f"written in payload format {manifest.format_version}; this version reads "
                f"{sorted(READABLE_FORMATS)}")
+    elif data_table and (status := generation_tables.state(client, data_table)) != "ACTIVE":
+        why = (f"its table {data_table} is gone (deleted once the generation left the "
+               "rollback window)" if status is None else f"its table {data_table} is {status}")
     return GenerationInfo(
         generation,
         entry.action if entry else "",
@@ -85,6 +94,7 @@ def _info(
         manifest,
         expires,
         why,
+        data_table,
     )
 
 
@@ -112,7 +122,8 @@ def rollback(client: Any, table: str, to: str | None = None, now: float | None =
         if found:
             target = found[0]
         else:  # not in the history (published before it existed?): its manifest decides
-            target = _info(client, table, to, None, False, time.time() if now is None else now)
+            target = generation_info(client, table, to, None, False,
+                                     time.time() if now is None else now)
             if target.manifest is None:
                 raise RollbackRefused(f"unknown generation {to!r} in {table}: no manifest")
     if target.served or target.generation == pointer.generation:
@@ -121,7 +132,7 @@ def rollback(client: Any, table: str, to: str | None = None, now: float | None =
         raise RollbackRefused(f"cannot roll back to {target.generation}: {target.why_not}")
     assert target.manifest is not None
     flip_pointer(client, table, target.generation, target.manifest.published_at,
-                 pointer.generation, target.manifest.format_version)
+                 pointer.generation, target.manifest.format_version, target.table)
     entry = HistoryEntry(target.generation, now_iso(), "rolled back", pointer.generation)
     record_flip(client, table, entry)
     log.warning("rolled back %s from %s to %s", table, pointer.generation, target.generation)

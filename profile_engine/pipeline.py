@@ -25,7 +25,8 @@ The stages, in order (``profile_engine.stages``; the report times each by its na
                                                       (skipped when a baseline is served)
     recommend            personal_lists.recommend     each user's recommendations
     (quality gate)       quality.gate_allows          no clear regression, or nothing published
-    publish              generation.*                 manifest + items written, pointer flipped
+    publish              generation.*                 manifest + items written (or imported:
+                                                      stages.importing), pointer flipped
 
 A persisted frame is dropped after its last stage, so its partitions leave the workers.
 """
@@ -43,6 +44,7 @@ from profile_engine.publish import dynamodb_client
 from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.stages import (
+    importing,
     inputs,
     item_lists,
     outputs,
@@ -159,6 +161,11 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
         return
 
     with report.stage("publish"):
+        if importing.by_import(settings, report):
+            importing.publish_by_import(
+                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
+            )
+            return
         if settings.publish_from_workers:
             publishing.publish_from_workers(
                 job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
@@ -168,3 +175,5 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
                 job, catalogue, specs, parts, neighbours, popular, as_of_ms
             )
             publishing.publish_generation(job, dynamodb, data)
+        if settings.publish_mode == "auto":  # earlier runs may have imported
+            importing.sweep_tables(job, dynamodb)

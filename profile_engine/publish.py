@@ -145,8 +145,10 @@ def flip_pointer(
     published_at: str,
     expected: str | None,
     format_version: int = FORMAT_VERSION,
+    data_table: str = "",
 ) -> None:
-    """Point readers at ``generation``; refuses if another run flipped it since we started."""
+    """Point readers at ``generation`` (whose items ``data_table`` holds; "": ``table``
+    itself); refuses if another run flipped it since we started."""
     if expected is None:
         condition: dict[str, Any] = {
             "ConditionExpression": "attribute_not_exists(#pk)",
@@ -161,7 +163,7 @@ def flip_pointer(
     try:
         client.put_item(
             TableName=table,
-            Item=layout.pointer_item(generation, published_at, format_version),
+            Item=layout.pointer_item(generation, published_at, format_version, data_table),
             **condition,
         )
     except client.exceptions.ConditionalCheckFailedException as exc:
@@ -216,21 +218,25 @@ def expiry(ttl_days: float) -> int:
 
 
 def finish(
-    client: Any, table: str, manifest: Manifest, expires_at: int, report: PublishReport
+    client: Any, table: str, manifest: Manifest, expires_at: int, report: PublishReport,
+    data_table: str = "",
 ) -> None:
     """After every data item is written: the manifest (a manifest means the data is
-    complete), the pointer flip, the history entry."""
+    complete), the pointer flip, the history entry. ``data_table``: the table holding the
+    items when it is not ``table`` (published by import); the manifest and the pointer,
+    both in ``table``, name it."""
     gen = manifest.generation
     manifest = replace(manifest, counts={
         **manifest.counts, layout.CATALOGUE_PARTS: report.items.get("catalogue", 0)})
     try:
-        write_items(client, table, [layout.manifest_item(manifest, expires_at)], report)
+        write_items(client, table, [layout.manifest_item(manifest, expires_at, data_table)],
+                    report)
     except PublishError:
         raise
     except Exception as exc:
         raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
     flip_pointer(client, table, gen, manifest.published_at, report.previous_generation,
-                 manifest.format_version)
+                 manifest.format_version, data_table)
     try:
         record_flip(client, table, HistoryEntry(
             gen, now_iso(), "published", report.previous_generation or ""))

@@ -1,6 +1,7 @@
 """Publishing from every worker: each task builds and writes the items of the partition it
 holds (profiles and segment members of its users, or a slice of the neighbour lists), with
-``in_flight`` BatchWriteItem requests at a time; the driver writes the small sections, then
+``in_flight`` BatchWriteItem requests at a time (a ``Target``) or as import files in S3 (a
+``StagingTarget``, for ``publish_import``); the driver writes the small sections, then
 (only after every task succeeded) the manifest, the pointer flip and the history entry.
 
 Puts are idempotent (same key, same bytes), so a task lost with its worker is simply run
@@ -13,7 +14,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,11 @@ import pandas as pd
 from dask.delayed import delayed
 
 from generation import layout
+from profile_engine import import_files
 from profile_engine.compute import assemble
 from profile_engine.compute.catalog import Catalog
 from profile_engine.errors import PublishError
+from profile_engine.import_files import Staging
 from profile_engine.publish import PublishReport, dynamodb_client, write_items
 
 # Neighbour lists are cut into this many slices per worker (the lists live on the driver).
@@ -43,6 +45,15 @@ class Target:
     in_flight: int
 
 
+@dataclass(frozen=True)
+class StagingTarget:
+    """Where a task writes a generation's import files instead (publish_import)."""
+
+    staging: Staging
+    generation: str
+    expires_at: int
+
+
 @dataclass
 class Written:
     """What one task wrote, and where it ran (for items/s per worker in the report)."""
@@ -53,9 +64,15 @@ class Written:
     seconds: float = 0.0
     batches: int = 0
     retried: int = 0
+    # Staged for import: files, their JSON and gzip bytes, when the first was started.
+    files: int = 0
+    json_bytes: int = 0
+    gzip_bytes: int = 0
+    started_at: float = 0.0
 
 
 _CLIENTS: dict[tuple[str, str | None, int], Any] = {}
+_S3: dict[tuple[str, str | None], Any] = {}
 
 
 def _client(target: Target) -> Any:
@@ -68,7 +85,18 @@ def _client(target: Target) -> Any:
     return _CLIENTS[k]
 
 
-def _write(target: Target, sections: Iterable[tuple[str, list[layout.Item]]]) -> Written:
+def _s3(staging: Staging) -> Any:
+    """One S3 client per worker process, as for DynamoDB."""
+    k = (staging.region, staging.endpoint_url)
+    if k not in _S3:
+        _S3[k] = import_files.s3_client(staging.region, staging.endpoint_url)
+    return _S3[k]
+
+
+def _write(target: Target | StagingTarget, sections: list[tuple[str, list[layout.Item]]],
+           part: str) -> Written:
+    if isinstance(target, StagingTarget):
+        return _stage(target.staging, sections, part)
     started = time.perf_counter()
     out = Written(worker=f"{socket.gethostname()}:{os.getpid()}")
     report = PublishReport(generation=target.generation)
@@ -82,6 +110,22 @@ def _write(target: Target, sections: Iterable[tuple[str, list[layout.Item]]]) ->
     return out
 
 
+def _stage(staging: Staging, sections: list[tuple[str, list[layout.Item]]],
+           part: str) -> Written:
+    started = time.perf_counter()
+    staged = import_files.stage(_s3(staging), staging, part, sections)
+    return Written(
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        items=staged.items,
+        bytes=sum(len(i[layout.DATA]["B"]) for _, items in sections for i in items),
+        seconds=time.perf_counter() - started,
+        files=staged.files,
+        json_bytes=staged.json_bytes,
+        gzip_bytes=staged.gzip_bytes,
+        started_at=staged.started_at,
+    )
+
+
 def profile_part(
     summary: pd.DataFrame,
     segments: pd.DataFrame,
@@ -89,23 +133,27 @@ def profile_part(
     affinity: pd.DataFrame,
     recs: pd.DataFrame,
     catalog: Catalog,
-    target: Target,
+    target: Target | StagingTarget,
+    part: str = "",
 ) -> Written:
-    """One user-partition's profiles and segment members, built and written here."""
+    """One user-partition's profiles and segment members, built and written here (staged
+    as ``part``'s import files for a StagingTarget)."""
     gen, exp = target.generation, target.expires_at
     profiles = assemble.profiles(summary, segments, items, affinity, recs, catalog)
     members = assemble.segment_members(summary, segments)
     return _write(target, [
         ("profiles", [layout.profile_item(gen, p, exp) for p in profiles]),
         ("segment_members", [layout.segment_member_item(gen, s, m, exp) for s, m in members]),
-    ])
+    ], part)
 
 
-def neighbour_part(neighbours: pd.DataFrame, catalog: Catalog, target: Target) -> Written:
+def neighbour_part(neighbours: pd.DataFrame, catalog: Catalog, target: Target | StagingTarget,
+                   part: str = "") -> Written:
     """The neighbour lists of one slice of the products (each with its product's facts)."""
     gen, exp = target.generation, target.expires_at
     lists = assemble.neighbour_lists(neighbours, catalog)
-    return _write(target, [("neighbours", [layout.neighbours_item(gen, n, exp) for n in lists])])
+    return _write(target, [("neighbours", [layout.neighbours_item(gen, n, exp) for n in lists])],
+                  part)
 
 
 def neighbour_slices(neighbours: pd.DataFrame, n: int) -> list[pd.DataFrame]:
@@ -152,12 +200,13 @@ def summarize(parts: list[Written]) -> dict[str, Any]:
 
 def tasks_for(
     profile_frames: list[list[Any]], neighbours: list[pd.DataFrame], catalog_ref: Any,
-    target: Target,
+    target: Target | StagingTarget,
 ) -> list[Any]:
     """Delayed write tasks: one per user-partition (its delayed frames), one per slice of
-    the neighbour lists."""
+    the neighbour lists; each named, so that its import files are its own."""
     return [
-        *(delayed(profile_part, pure=False)(*frames, catalog_ref, target)
-          for frames in profile_frames),
-        *(delayed(neighbour_part, pure=False)(s, catalog_ref, target) for s in neighbours),
+        *(delayed(profile_part, pure=False)(*frames, catalog_ref, target, f"profiles-{i:05d}")
+          for i, frames in enumerate(profile_frames)),
+        *(delayed(neighbour_part, pure=False)(s, catalog_ref, target, f"neighbours-{i:05d}")
+          for i, s in enumerate(neighbours)),
     ]

@@ -170,7 +170,16 @@ class RunReport:
             lines.append(f"quality     {self.gate}")
         if self.published:
             lines.append(f"written     {nums(self.published)}")
-        if self.publish:
+        if self.publish.get("mode") == "import":
+            i = self.publish["import"]
+            lines.append(
+                f"publish     imported {i['items']:,} items into {i['table']}: {i['files']} "
+                f"files, {i['json_bytes'] / MB:,.1f} MB DynamoDB JSON ({i['gzip_bytes'] / MB:,.1f}"
+                f" MB gzip) staged in {i['staging_s']:.1f} s, imported in {i['import_s']:.1f} s; "
+                f"first file to flip {i['first_file_to_flip_s']:.1f} s"
+                + (f"; deleted {', '.join(i['deleted_tables'])}" if i["deleted_tables"] else "")
+            )
+        elif self.publish:
             p = self.publish
             per = ", ".join(f"{w} {r['items_per_s']:,.0f} items/s ({int(r['items']):,})"
                             for w, r in sorted(p["workers"].items()))

@@ -22,6 +22,9 @@ class ServedTable:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        # generation -> the table holding its items, as its manifest names it (imported
+        # generations have their own; the others live in ``table``).
+        self._items_in: dict[str, str] = {}
 
     def pointer(self) -> Pointer | None:
         # Consistent: a run that flipped the pointer a moment ago is what we must see.
@@ -34,7 +37,10 @@ class ServedTable:
         item = self._client.get_item(
             TableName=self._table, Key=layout.manifest_key(generation), ConsistentRead=True
         ).get("Item")
-        return payloads.decode_manifest(layout.payload(item)) if item else None
+        if item is None:
+            return None
+        self._items_in[generation] = layout.manifest_table(item) or self._table
+        return payloads.decode_manifest(layout.payload(item))
 
     def served(self) -> Manifest:
         """The served generation's manifest. Raises NothingServed, UnreadableFormat."""
@@ -55,8 +61,9 @@ class ServedTable:
         self, generation: str, segment: str, page_size: int
     ) -> Iterator[list[SegmentMember]]:
         """Members of ``segment`` in user-id order (DynamoDB's range-key order), one Query
-        page at a time."""
-        query = layout.segment_page_query(self._table, generation, segment, page_size)
+        page at a time, from the table holding ``generation`` (read its manifest first)."""
+        table = self._items_in.get(generation, self._table)
+        query = layout.segment_page_query(table, generation, segment, page_size)
         start: dict[str, Any] | None = None
         while True:
             resp = self._client.query(**query, **({"ExclusiveStartKey": start} if start else {}))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from profile_engine import generation_tables
 from profile_engine.compute.ranker import RankerParams
+from profile_engine.errors import SettingsError
 from profile_engine.sources.files import ERROR_PREFIXES, error_prefixes
 
 
@@ -108,6 +110,40 @@ class EngineSettings(BaseSettings):
         "(25 items each); throttling slows them down (botocore adaptive mode, jittered "
         "retries of unprocessed items).",
     )
+    publish_mode: str = Field(
+        "writes",
+        pattern="^(writes|import|auto)$",
+        description="How a generation is published: writes (BatchWriteItem from every worker "
+        "into the table), import (the workers stage DynamoDB-JSON gzip files in S3 and one "
+        "ImportTable creates a table for the generation; the pointer in the table names "
+        "it), or auto (import from import_min_items items on, writes below).",
+    )
+    import_min_items: int = Field(
+        2_000_000,
+        ge=1,
+        description="auto: a generation of this many items or more (users + segment members "
+        "+ neighbour lists + popular lists, known before publishing) is imported. An import "
+        "takes minutes however small; at this size writes would too (README: publishing "
+        "by import).",
+    )
+    import_staging: str | None = Field(
+        None,
+        validate_default=True,
+        description="s3://bucket/prefix under which the workers write a generation's import "
+        "files (<prefix>/<generation>/...; deleted after a successful import). Required by "
+        "publish_mode import and auto.",
+    )
+    import_timeout_s: float = Field(
+        10_800.0,
+        gt=0,
+        description="Longest wait for an import to complete; past it the run fails and the "
+        "served generation stays (AWS imports some GB per hour and table).",
+    )
+    generation_table_prefix: str | None = Field(
+        None,
+        description="Name prefix of the tables imported generations get (<prefix><generation>, "
+        "letters, digits, _ - . only); unset: '<table>-gen-'.",
+    )
     tuning: bool = Field(
         True,
         description="Choose the model per shop on the validation split of its own input (the "
@@ -173,6 +209,31 @@ class EngineSettings(BaseSettings):
             max_items=self.ranker_max_items,
             family=self.ranker_family,
         )
+
+    @field_validator("import_staging")
+    @classmethod
+    def _staging_for_imports(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not (value.startswith("s3://") and value[5:].strip("/")):
+            raise ValueError("not an S3 URL: s3://bucket/prefix")
+        if value is None and info.data.get("publish_mode") in ("import", "auto"):
+            raise ValueError("publish mode import and auto write their files here: set it "
+                             "to s3://bucket/prefix")
+        return value
+
+    @field_validator("generation_table_prefix")
+    @classmethod
+    def _table_prefix(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                generation_tables.check_prefix(value)
+            except SettingsError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def generation_tables(self) -> str:
+        """The name prefix of imported generations' tables."""
+        return self.generation_table_prefix or generation_tables.default_prefix(self.table)
 
     @field_validator("as_of")
     @classmethod

@@ -70,21 +70,21 @@ def assemble_generation(
         for s, g in zip(parts.summary.to_delayed(), parts.segments.to_delayed(), strict=True)
     ]
     return GenerationData(
-        manifest=_manifest(job.report, catalogue, specs, as_of_ms),
+        manifest=new_manifest(job.report, catalogue, specs, as_of_ms),
         profiles=partitions.stream(client, profile_tasks, ahead),
         neighbours=assemble.neighbour_lists(neighbours, catalog),
         popular=assemble.popular_lists(popular, catalog),
         segment_members=partitions.stream(client, member_tasks, ahead),
-        catalogue=_facts(catalog),
+        catalogue=catalogue_facts(catalog),
     )
 
 
-def _facts(catalog: Catalog) -> CatalogueFacts:
+def catalogue_facts(catalog: Catalog) -> CatalogueFacts:
     return CatalogueFacts(catalog.categories, catalog.ids.tolist(),
                           catalog.category_codes.tolist(), catalog.in_stock.tolist())
 
 
-def _manifest(
+def new_manifest(
     report: RunReport,
     catalogue: Catalogue,
     specs: tuple[segment_rules.SegmentSpec, ...],
@@ -139,7 +139,7 @@ def publish_from_workers(
     user-partition, neighbour lists in slices; the popular lists, the catalogue parts, the
     manifest and the flip here, last."""
     settings, report, catalog = job.settings, job.report, catalogue.catalog
-    manifest = _manifest(report, catalogue, specs, as_of_ms)
+    manifest = new_manifest(report, catalogue, specs, as_of_ms)
     gen, table = manifest.generation, settings.table
     expires = expiry(settings.ttl_days)
     published = PublishReport(generation=gen)
@@ -164,7 +164,7 @@ def publish_from_workers(
         layout.popular_item(gen, p, expires) for p in assemble.popular_lists(popular, catalog)
     ), published)
     published.items["catalogue"] = write_items(
-        dynamodb, table, layout.catalogue_items(gen, _facts(catalog), expires), published
+        dynamodb, table, layout.catalogue_items(gen, catalogue_facts(catalog), expires), published
     )
     finish(dynamodb, table, manifest, expires, published)
     report.generation, report.previous_generation = gen, published.previous_generation

@@ -18,7 +18,10 @@ from generation import layout
 
 __all__ = ["Coalescer"]
 
-GetChunk = Callable[[list[layout.Key], str], Awaitable[list[layout.Item]]]
+# Keys of one group go out together: (table, attribute), as a request reads one table
+# with one projection.
+Group = tuple[str, str]
+GetChunk = Callable[[list[layout.Key], Group], Awaitable[list[layout.Item]]]
 Entry = tuple[layout.Key, "asyncio.Future[layout.Item | None]"]
 
 
@@ -35,19 +38,19 @@ class Coalescer:
     def __init__(self, get_chunk: GetChunk, limit: int) -> None:
         self._get_chunk = get_chunk
         self._limit = limit
-        # attribute -> (pk, sk) -> (key, future of its item), asked in this loop turn
-        self._pending: dict[str, dict[tuple[str, str], Entry]] = {}
+        # group -> (pk, sk) -> (key, future of its item), asked in this loop turn
+        self._pending: dict[Group, dict[tuple[str, str], Entry]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # requests sent, keys asked (before and after merging duplicates)
         self.counters: Counter[str] = Counter()
 
-    async def get(self, keys: dict[str, layout.Key], attribute: str,
+    async def get(self, keys: dict[str, layout.Key], group: Group,
                   ) -> dict[str, layout.Item | None]:
         loop = asyncio.get_running_loop()
-        pending = self._pending.get(attribute)
+        pending = self._pending.get(group)
         if pending is None:
-            pending = self._pending[attribute] = {}
-            loop.call_soon(self._flush, attribute)
+            pending = self._pending[group] = {}
+            loop.call_soon(self._flush, group)
         futures: dict[str, asyncio.Future[layout.Item | None]] = {}
         for id_, key in keys.items():
             entry = pending.get(layout.key_of(key))
@@ -61,18 +64,18 @@ class Coalescer:
         await asyncio.wait(set(futures.values()))
         return {id_: future.result() for id_, future in futures.items()}
 
-    def _flush(self, attribute: str) -> None:
-        entries = list(self._pending.pop(attribute, {}).values())
+    def _flush(self, group: Group) -> None:
+        entries = list(self._pending.pop(group, {}).values())
         for start in range(0, len(entries), self._limit):
-            task = asyncio.create_task(self._fetch(entries[start:start + self._limit], attribute))
+            task = asyncio.create_task(self._fetch(entries[start:start + self._limit], group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _fetch(self, chunk: list[Entry], attribute: str) -> None:
+    async def _fetch(self, chunk: list[Entry], group: Group) -> None:
         self.counters["requests"] += 1
         self.counters["keys_sent"] += len(chunk)
         try:
-            items = await self._get_chunk([key for key, _ in chunk], attribute)
+            items = await self._get_chunk([key for key, _ in chunk], group)
         except BaseException as exc:  # noqa: B036 - hand every outcome to the askers
             error = exc if isinstance(exc, Exception) else asyncio.CancelledError()
             for _, future in chunk:

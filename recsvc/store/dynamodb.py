@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -31,6 +31,9 @@ BACKOFF_BASE_S = 0.02
 BACKOFF_CAP_S = 0.5
 # Concurrent HTTP connections: a request fans out to a few chunked calls at once.
 MAX_POOL_CONNECTIONS = 50
+# Generations whose table is remembered (the served one, the one before it while a flip
+# is followed, a few looked up by hand).
+TABLES_KEPT = 16
 
 # A projection reads only what the caller needs: facts are a few bytes of an item that
 # holds a whole neighbour list. ("data" is a DynamoDB reserved word: always aliased.)
@@ -41,12 +44,17 @@ _PROJECTIONS = {
 
 
 class DynamoProfileStore:
-    """Reads one table laid out as in :mod:`generation.layout`. Use ``await open(...)``
-    (or ``async with``); ``aclose`` releases the HTTP connections."""
+    """Reads generations laid out as in :mod:`generation.layout`: the pointer and the
+    manifests in ``table``, each generation's items in the table they name (``table``
+    itself unless the generation was published by import). Use ``await open(...)`` (or
+    ``async with``); ``aclose`` releases the HTTP connections."""
 
     def __init__(self, client: Any, table: str, stack: AsyncExitStack | None = None) -> None:
         self._client = client
         self._table = table
+        # generation -> the table of its items, learnt from the pointer and the manifests;
+        # a generation not in it is read from ``table``.
+        self._tables: OrderedDict[str, str] = OrderedDict()
         self._stack = stack
         self._coalescer = Coalescer(self._get_chunk, BATCH_GET_LIMIT)
         # unprocessed_keys: keys DynamoDB handed back (throttling, 16 MB cap) and we retried;
@@ -106,44 +114,63 @@ class DynamoProfileStore:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return layout.decode_pointer(item) if item else None
+        if not item:
+            return None
+        pointer = layout.decode_pointer(item)
+        self._remember(pointer.generation, pointer.table)
+        return pointer
 
     async def get_manifest(self, generation: str) -> Manifest | None:
         resp = await self._call(
             self._client.get_item, TableName=self._table, Key=layout.manifest_key(generation)
         )
         item = resp.get("Item")
-        return payloads.decode_manifest(layout.payload(item)) if item else None
+        if not item:
+            return None
+        self._remember(generation, layout.manifest_table(item))
+        return payloads.decode_manifest(layout.payload(item))
+
+    def _remember(self, generation: str, table: str) -> None:
+        self._tables[generation] = table or self._table
+        self._tables.move_to_end(generation)
+        while len(self._tables) > TABLES_KEPT:
+            self._tables.popitem(last=False)
+
+    def _table_of(self, generation: str) -> str:
+        return self._tables.get(generation, self._table)
 
     # -- batches ------------------------------------------------------------------------
 
     async def get_profiles(self, generation: str, user_ids: Sequence[str]) -> dict[str, bytes]:
         keys = {u: layout.profile_key(generation, u) for u in user_ids}
-        return await self._batch_get(keys, layout.DATA)
+        return await self._batch_get(generation, keys, layout.DATA)
 
     async def get_neighbours(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
         keys = {p: layout.neighbours_key(generation, p) for p in product_ids}
-        return await self._batch_get(keys, layout.DATA)
+        return await self._batch_get(generation, keys, layout.DATA)
 
     async def get_facts(self, generation: str, product_ids: Sequence[str]) -> dict[str, bytes]:
         keys = {p: layout.neighbours_key(generation, p) for p in product_ids}
-        return await self._batch_get(keys, layout.FACTS)
+        return await self._batch_get(generation, keys, layout.FACTS)
 
     async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         keys = {c: layout.popular_key(generation, c) for c in categories}
-        return await self._batch_get(keys, layout.DATA)
+        return await self._batch_get(generation, keys, layout.DATA)
 
-    async def _batch_get(self, keys: dict[str, layout.Key], attribute: str) -> dict[str, bytes]:
+    async def _batch_get(self, generation: str, keys: dict[str, layout.Key], attribute: str,
+                         ) -> dict[str, bytes]:
         """The ``attribute`` payloads of the items at ``keys`` (id -> key), by id in the
         request's order; keys other calls ask for in the same loop turn share the
         BatchGetItem (recsvc/store/coalesce.py)."""
         if not keys:
             return {}
-        items = await self._coalescer.get(keys, attribute)
+        items = await self._coalescer.get(keys, (self._table_of(generation), attribute))
         return {id_: layout.payload(item, attribute) for id_, item in items.items()
                 if item is not None}
 
-    async def _get_chunk(self, keys: list[layout.Key], attribute: str) -> list[layout.Item]:
+    async def _get_chunk(self, keys: list[layout.Key], group: tuple[str, str],
+                         ) -> list[layout.Item]:
+        table, attribute = group
         items: list[layout.Item] = []
         pending = keys
         projection, names = _PROJECTIONS[attribute]
@@ -151,15 +178,15 @@ class DynamoProfileStore:
             resp = await self._call(
                 self._client.batch_get_item,
                 RequestItems={
-                    self._table: {
+                    table: {
                         "Keys": pending,
                         "ProjectionExpression": projection,
                         "ExpressionAttributeNames": names,
                     }
                 },
             )
-            items.extend(resp.get("Responses", {}).get(self._table, []))
-            pending = resp.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            items.extend(resp.get("Responses", {}).get(table, []))
+            pending = resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if not pending:
                 return items
             self.counters["unprocessed_keys"] += len(pending)
@@ -174,7 +201,7 @@ class DynamoProfileStore:
     # -- segment pages ------------------------------------------------------------------
 
     async def get_catalogue(self, generation: str) -> list[bytes]:
-        query = layout.catalogue_query(self._table, generation)
+        query = layout.catalogue_query(self._table_of(generation), generation)
         parts: list[bytes] = []
         start_key: dict[str, Any] | None = None
         while True:
@@ -198,7 +225,7 @@ class DynamoProfileStore:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         query = layout.segment_page_query(
-            self._table, generation, segment, page_size, after_user_id or ""
+            self._table_of(generation), generation, segment, page_size, after_user_id or ""
         )
         start_key: dict[str, Any] | None = None
         while True:

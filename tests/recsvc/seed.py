@@ -18,7 +18,10 @@ from generation import (
     SegmentInfo,
     SegmentMember,
 )
-from profile_engine.publish import dynamodb_client, new_generation_id, publish
+from profile_engine.generation_tables import default_prefix
+from profile_engine.import_files import s3_client
+from profile_engine.publish import PublishReport, dynamodb_client, new_generation_id, publish
+from profile_engine.publish_import import ImportFigures, publish_by_import
 from recsvc.store.memory import InMemoryProfileStore
 
 REGION = "us-east-1"
@@ -141,6 +144,27 @@ def sample_generation(generation: str | None = None) -> GenerationData:
 def publish_to(endpoint: str, table: str, data: GenerationData) -> None:
     """Publish through the batch job's own writer (profile_engine.publish)."""
     publish(dynamodb_client(REGION, endpoint), table, data, ttl_days=1)
+
+
+def import_to(
+    endpoint: str, table: str, data: GenerationData, bucket: str, ttl_days: float = 1
+) -> tuple[PublishReport, ImportFigures]:
+    """Publish by DynamoDB import from S3 (profile_engine.publish_import): files staged in
+    ``bucket``, a table of the generation's own, the pointer in ``table`` naming it."""
+    return publish_by_import(
+        dynamodb_client(REGION, endpoint), s3_client(REGION, endpoint), table, data,
+        ttl_days=ttl_days, staging_url=f"s3://{bucket}/staging", region=REGION,
+        s3_endpoint_url=endpoint, table_prefix=default_prefix(table), timeout_s=60,
+    )
+
+
+def drop_generation_tables(endpoint: str, table: str) -> None:
+    """Delete the tables of ``table``'s imported generations (test clean-up)."""
+    client = dynamodb_client(REGION, endpoint)
+    for page in client.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if name.startswith(default_prefix(table)):
+                client.delete_table(TableName=name)
 
 
 def load_memory(store: InMemoryProfileStore, data: GenerationData) -> None:
