@@ -167,6 +167,23 @@ class TestEmr:
         called = aws_calls(ROOT / "profile_engine/publish.py", "client")
         assert called <= role_actions(self.template, "NodeRole", "dynamodb")
 
+    def test_node_role_allows_what_the_import_calls(self) -> None:
+        called = set()
+        for module in ("publish_import", "generation_tables"):
+            called |= aws_calls(ROOT / f"profile_engine/{module}.py", "client")
+        # Waiters and paginators call DescribeTable and ListTables.
+        called = called - {"GetWaiter", "GetPaginator"} | {"ListTables"}
+        assert called <= role_actions(self.template, "NodeRole", "dynamodb")
+        staged = aws_calls(ROOT / "profile_engine/import_files.py", "s3")
+        assert staged == {"PutObject", "GetPaginator", "DeleteObjects"}
+        # ListObjectsV2 is s3:ListBucket, DeleteObjects s3:DeleteObject per key; ImportTable
+        # reads the files (s3:GetObject) as the caller.
+        assert role_actions(self.template, "NodeRole", "s3") >= {
+            "PutObject", "GetObject", "DeleteObject", "ListBucket"}
+        script = self.step_script
+        assert 'export PROFILE_ENGINE_PUBLISH_MODE="$PUBLISH_MODE"' in script
+        assert 'export PROFILE_ENGINE_IMPORT_STAGING="$IMPORT_STAGING"' in script
+
     def test_cluster_is_always_terminated(self) -> None:
         states = self.template["Resources"]["NightlyRun"]["Properties"]["Definition"]["States"]
         run_step = states["RunProfileEngine"]

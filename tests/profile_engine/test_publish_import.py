@@ -8,12 +8,21 @@ from __future__ import annotations
 import gzip
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generation import layout
-from profile_engine import generation_tables, generations, publish, publish_import, retention
+from profile_engine import (
+    cli,
+    generation_tables,
+    generations,
+    publish,
+    publish_import,
+    retention,
+    synthetic,
+)
 from profile_engine.errors import PublishError, RollbackRefused
 from profile_engine.import_files import item_line
 from profile_engine.served import ServedTable
@@ -207,3 +216,37 @@ def test_settings_require_a_staging_place_for_imports(monkeypatch: pytest.Monkey
     monkeypatch.delenv("PROFILE_ENGINE_GENERATION_TABLE_PREFIX")
     settings = settings_from({"table": "shop"})
     assert settings.generation_tables == "shop-gen-"
+
+
+def test_a_run_publishes_by_import_from_its_workers(
+    moto_endpoint: str, fixed: str, s3_bucket: str, scheduler_address: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop = synthetic.generate(users=150, products=40, days=7, seed=3)
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    synthetic.write_tables(shop, url)
+    synthetic.write_events(shop.events, str(tmp_path / "events"), {})
+    for name, value in {"PUBLISH_MODE": "auto", "IMPORT_MIN_ITEMS": "1", "TUNING": "false",
+                        "IMPORT_STAGING": f"s3://{s3_bucket}/imports"}.items():
+        monkeypatch.setenv(f"PROFILE_ENGINE_{name}", value)
+    run = ["run", "--events", str(tmp_path / "events"), "--replica-url", url, "--scheduler",
+           scheduler_address, "--table", fixed, "--dynamodb-endpoint-url", moto_endpoint,
+           "--s3-endpoint-url", moto_endpoint, "--force"]
+    assert cli.main(run) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    gen = out.split("published generation ")[1].split()[0]
+    client = dynamodb_client(moto_endpoint)
+    pointer = ServedTable(client, fixed).pointer()
+    assert pointer is not None and pointer.table == f"{fixed}-gen-{gen}"
+    assert "imported" in out and f"into {fixed}-gen-{gen}" in out and "first file to flip" in out
+    manifest = ServedTable(client, fixed).served()
+    profiles = [k for k in _items(moto_endpoint, pointer.table) if k[1] == "profile"]
+    assert len(profiles) == manifest.counts["users"] > 100
+    assert _keys(moto_endpoint, s3_bucket) == []
+
+    # Files that cannot be written: the run fails (exit 1), the served generation stays.
+    monkeypatch.setenv("PROFILE_ENGINE_IMPORT_STAGING", "s3://no-such-bucket-here/imports")
+    assert cli.main(run) == 1
+    err = capsys.readouterr().err
+    assert "PublishError" in err and "the served generation was not changed" in err
+    assert publish.current_generation(client, fixed) == gen
