@@ -3,9 +3,13 @@
 Prints items/s for `profile_engine.publish.write_items` (BatchWriteItem x25) and, in the
 same run, for one PutItem per item (the baseline), and their ratio; then the way the job
 publishes from its workers: one and two writer processes, each with ``--in-flight``
-requests in flight, with the writers' own CPU time per item. moto is far slower than
-DynamoDB per request (and one process for all writers), so read the ratios and the CPU per
-item, not the absolute figures.
+requests in flight, with the writers' own CPU time per item; and the import path
+(``profile_engine.publish_import``): the same items staged as DynamoDB-JSON gzip files in
+S3, one ImportTable into a new table, the counts checked, the pointer flipped, timed from
+the first file to the flip, with the JSON bytes an import is billed for. moto is far
+slower than DynamoDB per request (and one process for all writers) and imports in one
+thread where DynamoDB takes minutes whatever the size, so read the ratios, the CPU and the
+bytes per item, not the absolute figures.
 
     .venv/bin/python bench/publish.py [--items 5000] [--in-flight 4] [--json PATH]
 """
@@ -24,16 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/publish.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from generation import Profile, ScoredItem, layout  # noqa: E402
+from generation import GenerationData, Manifest, Profile, ScoredItem, layout  # noqa: E402
 from loopback.aws import moto_server  # noqa: E402
+from profile_engine import import_files  # noqa: E402
 from profile_engine import publish as pub  # noqa: E402
+from profile_engine.publish_import import publish_by_import  # noqa: E402
+
+
+def profiles(n: int) -> list[Profile]:
+    """n profiles of 50 recommendations each (~2.5 KB, as the job's are), each user's own
+    products and scores, so the import files compress as real ones do."""
+    return [
+        Profile(f"u{i}", tuple(
+            ScoredItem(f"p{(i * 7919 + j * 104729) % 40000}", round(1.0 / (j + 1 + i % 7), 4),
+                       f"because you viewed p{(i * 31 + j) % 40000}") for j in range(50)
+        ), purchased=(f"p{i % 40000}", f"p{(i * 3) % 40000}"))
+        for i in range(n)
+    ]
 
 
 def items(gen: str, n: int) -> list[layout.Item]:
-    recs = tuple(ScoredItem(f"p{j}", 1.0 / (j + 1), "because you viewed p1") for j in range(50))
-    return [
-        layout.profile_item(gen, Profile(f"u{i}", recs, purchased=("p1", "p2"))) for i in range(n)
-    ]
+    return [layout.profile_item(gen, p) for p in profiles(n)]
 
 
 def main() -> None:
@@ -67,6 +82,9 @@ def main() -> None:
             name = f"workers_{writers}x{args.in_flight}"
             results[name], cpu[name] = _writers(endpoint, writers, args.in_flight, args.items)
 
+        imported = _import(endpoint, args.items)
+        results["import_from_s3"] = imported["first_file_to_flip_s"]
+
     base = results["put_item_each"]
     rows = [
         {
@@ -86,8 +104,31 @@ def main() -> None:
             f"{r['name']:<18} {r['seconds']:>8.2f} {r['items_per_s']:>9} "
             f"{r['ratio_vs_put_item']:>10.2f} {per:>16}"
         )
+    print(
+        f"import_from_s3: {imported['items']:,} items in {imported['files']} files, "
+        f"{imported['json_bytes'] / args.items:,.0f} B DynamoDB JSON per item "
+        f"({imported['gzip_bytes'] / args.items:,.0f} B gzip); staged in "
+        f"{imported['staging_s']:.2f} s, imported in {imported['import_s']:.2f} s, first file "
+        f"to flip {imported['first_file_to_flip_s']:.2f} s"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"items": args.items, "results": rows}, indent=2))
+        args.json.write_text(json.dumps(
+            {"items": args.items, "results": rows, "import": imported}, indent=2))
+
+
+def _import(endpoint: str, n: int) -> dict[str, object]:
+    """The import path on the same profiles: staged, imported, flipped (one process)."""
+    dynamodb = pub.dynamodb_client("us-east-1", endpoint)
+    s3 = import_files.s3_client("us-east-1", endpoint)
+    s3.create_bucket(Bucket="bench-imports")
+    dynamodb.create_table(**layout.table_definition("bench-fixed"))
+    gen = pub.new_generation_id()
+    data = GenerationData(Manifest(gen, "2026-11-27T00:00:00Z"), profiles(n), [], [], [])
+    _, figures = publish_by_import(
+        dynamodb, s3, "bench-fixed", data, ttl_days=1, staging_url="s3://bench-imports/x",
+        region="us-east-1", s3_endpoint_url=endpoint, table_prefix="bench-fixed-gen-",
+        timeout_s=3600)
+    return figures.as_dict()
 
 
 def _write_share(args: tuple[str, int, int, int, int]) -> float:

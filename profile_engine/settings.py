@@ -100,7 +100,7 @@ class EngineSettings(BaseSettings):
         True,
         description="Every worker writes the items of the partitions it holds (the driver "
         "writes the small sections, the manifest and the pointer, last); off: the driver "
-        "writes everything, one request at a time.",
+        "writes everything, one request at a time. Imports are always staged by the workers.",
     )
     publish_in_flight: int = Field(
         4,
@@ -137,7 +137,7 @@ class EngineSettings(BaseSettings):
         10_800.0,
         gt=0,
         description="Longest wait for an import to complete; past it the run fails and the "
-        "served generation stays (AWS imports some GB per hour and table).",
+        "served generation stays. A DynamoDB import takes minutes even when small.",
     )
     generation_table_prefix: str | None = Field(
         None,
