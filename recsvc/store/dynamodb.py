@@ -55,6 +55,7 @@ class DynamoProfileStore:
         # generation -> the table of its items, learnt from the pointer and the manifests;
         # a generation not in it is read from ``table``.
         self._tables: OrderedDict[str, str] = OrderedDict()
+        self._lookups: dict[str, asyncio.Future[str]] = {}
         self._stack = stack
         self._coalescer = Coalescer(self._get_chunk, BATCH_GET_LIMIT)
         # unprocessed_keys: keys DynamoDB handed back (throttling, 16 MB cap) and we retried;
@@ -89,6 +90,8 @@ class DynamoProfileStore:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for lookup in list(self._lookups.values()):
+            lookup.cancel()
         await self._coalescer.aclose()
         stack, self._stack = self._stack, None
         if stack is not None:
@@ -136,8 +139,29 @@ class DynamoProfileStore:
         while len(self._tables) > TABLES_KEPT:
             self._tables.popitem(last=False)
 
-    def _table_of(self, generation: str) -> str:
+    async def _table_of(self, generation: str) -> str:
+        """The table of ``generation``'s items: known from the pointer on the serving path;
+        for another generation (``recsvc show --generation``) its manifest says, read once
+        for every asker (they then ask for their items in the same loop turn, as before)."""
+        table = self._tables.get(generation)
+        if table is not None:
+            return table
+        lookup = self._lookups.get(generation)
+        if lookup is None:
+            lookup = self._lookups[generation] = asyncio.ensure_future(self._look_up(generation))
+            lookup.add_done_callback(lambda done: self._looked_up(generation, done))
+        # shield: an asker that stops waiting leaves the lookup to the others.
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, generation: str) -> str:
+        if await self.get_manifest(generation) is None:
+            self._remember(generation, "")  # expired or unknown: nothing to read anyway
         return self._tables.get(generation, self._table)
+
+    def _looked_up(self, generation: str, done: asyncio.Future[str]) -> None:
+        self._lookups.pop(generation, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: its askers may all have stopped waiting
 
     # -- batches ------------------------------------------------------------------------
 
@@ -164,7 +188,7 @@ class DynamoProfileStore:
         BatchGetItem (recsvc/store/coalesce.py)."""
         if not keys:
             return {}
-        items = await self._coalescer.get(keys, (self._table_of(generation), attribute))
+        items = await self._coalescer.get(keys, (await self._table_of(generation), attribute))
         return {id_: layout.payload(item, attribute) for id_, item in items.items()
                 if item is not None}
 
@@ -201,7 +225,7 @@ class DynamoProfileStore:
     # -- segment pages ------------------------------------------------------------------
 
     async def get_catalogue(self, generation: str) -> list[bytes]:
-        query = layout.catalogue_query(self._table_of(generation), generation)
+        query = layout.catalogue_query(await self._table_of(generation), generation)
         parts: list[bytes] = []
         start_key: dict[str, Any] | None = None
         while True:
@@ -225,7 +249,8 @@ class DynamoProfileStore:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         query = layout.segment_page_query(
-            self._table_of(generation), generation, segment, page_size, after_user_id or ""
+            await self._table_of(generation), generation, segment, page_size,
+            after_user_id or "",
         )
         start_key: dict[str, Any] | None = None
         while True:

@@ -87,6 +87,11 @@ def test_import_serves_the_items_the_writes_path_puts(
     fixed_items = _items(moto_endpoint, fixed)
     assert layout.manifest_table(fixed_items[manifest_key]) == table
     assert not any(k[0].startswith(f"gen#{gen}#") for k in fixed_items)
+    # export-segment's reader follows the manifest to the table too.
+    served = ServedTable(dynamodb_client(moto_endpoint), fixed)
+    assert served.served().generation == gen
+    assert [m.user_id for page in served.segment_pages(gen, "lapsed", 2) for m in page] == [
+        seed.user(n) for n in (1, 2, 3)]
     ttl = dynamodb_client(moto_endpoint).describe_time_to_live(TableName=table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == layout.TTL_ATTRIBUTE
     assert _keys(moto_endpoint, s3_bucket) == []  # the staged files go once imported

@@ -101,6 +101,8 @@ async def test_the_store_reads_the_table_the_pointer_names(
 
     settings = Settings(table=fixed, dynamodb_endpoint_url=endpoint, aws_region=seed.REGION)
     async with await DynamoProfileStore.open(settings) as store:
+        # Asked before the pointer was read (recsvc show --generation): the manifest says.
+        assert list(await store.get_neighbours(gen, [seed.product(3)])) == [seed.product(3)]
         pointer = await store.current_generation()
         assert pointer is not None and (pointer.generation, pointer.table) == (gen, items_table)
         assert (await store.get_manifest(gen)) == data.manifest
