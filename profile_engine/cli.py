@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--table", help="DynamoDB table")
     run.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
     run.add_argument("--quarantine", help="where rejected event lines are written")
+    run.add_argument("--membership-url", help="where segment members go (s3:// or a directory)")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
     run.add_argument(
         "--segments", help="TOML file of segment definitions (default: the built-in one)"
@@ -279,6 +280,7 @@ def _run(args: argparse.Namespace) -> int:
             "dynamodb_endpoint_url": args.dynamodb_endpoint_url,
             "s3_endpoint_url": args.s3_endpoint_url,
             "quarantine": args.quarantine,
+            "membership_url": args.membership_url,
             "as_of": args.as_of,
             "segments": args.segments,
             "progress": args.progress,

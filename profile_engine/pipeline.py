@@ -25,7 +25,9 @@ The stages, in order (``profile_engine.stages``; the report times each by its na
                                                       (skipped when a baseline is served)
     recommend            personal_lists.recommend     each user's recommendations
     (quality gate)       quality.gate_allows          no clear regression, or nothing published
-    publish              generation.*                 manifest + items written, pointer flipped
+    membership           membership.record            per segment: reachable, files, joined/left
+    publish              generation.*                 manifest + items written, pointer flipped,
+                                                      then the generation's summary
 
 A persisted frame is dropped after its last stage, so its partitions leave the workers.
 """
@@ -39,17 +41,19 @@ from distributed import Client
 
 from profile_engine import cluster
 from profile_engine.compute import segment_rules
-from profile_engine.publish import dynamodb_client
+from profile_engine.publish import dynamodb_client, new_generation_id
 from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.stages import (
     inputs,
     item_lists,
+    membership,
     outputs,
     personal_lists,
     publishing,
     quality,
     shuffle,
+    summary,
     user_frames,
 )
 from profile_engine.stages.clock import parse_as_of
@@ -158,13 +162,26 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
     if not quality.gate_allows(job, dynamodb, figures, force):
         return
 
+    generation = new_generation_id()
+    with report.stage("membership"):
+        members = membership.record(
+            job, dynamodb, parts.summary, parts.segments,
+            publishing.segment_names(report, specs), generation,
+        )
+        report.record_membership(members.previous, members.url, {
+            name: (f.reachable, f.joined, f.left) for name, f in members.segments.items()})
+
     with report.stage("publish"):
         if settings.publish_from_workers:
-            publishing.publish_from_workers(
-                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
+            manifest = publishing.publish_from_workers(
+                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms,
+                generation,
             )
         else:
             data = publishing.assemble_generation(
-                job, catalogue, specs, parts, neighbours, popular, as_of_ms
+                job, catalogue, specs, parts, neighbours, popular, as_of_ms, generation
             )
-            publishing.publish_generation(job, dynamodb, data)
+            manifest = publishing.publish_generation(job, dynamodb, data)
+        # Served from here on: the summary only says so.
+        if not summary.write(dynamodb, settings.table, summary.build(manifest, members)):
+            report.warnings.append("the generation's summary (console history) was not written")
