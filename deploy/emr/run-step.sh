@@ -2,7 +2,8 @@
 # EMR step (runs on the primary node through script-runner.jar): wait for the Dask workers,
 # then run the profile job against S3 and the RDS replica, publishing to DynamoDB.
 #
-# Args: EVENTS_S3_URI REPLICA_SECRET_ID TABLE REGION MIN_WORKERS
+# Args: EVENTS_S3_URI REPLICA_SECRET_ID TABLE REGION MIN_WORKERS [MEMBERSHIP_S3_URI]
+#   MEMBERSHIP_S3_URI: where each generation's segment members go (the console's history).
 #   REPLICA_SECRET_ID: Secrets Manager secret whose SecretString is the SQLAlchemy URL of
 #   the read replica (postgresql+psycopg://reader:...@replica.host:5432/shop).
 set -euo pipefail
@@ -12,6 +13,7 @@ REPLICA_SECRET_ID=${2:?replica secret id}
 TABLE=${3:?dynamodb table}
 REGION=${4:?aws region}
 MIN_WORKERS=${5:-2}
+MEMBERSHIP=${6:-}
 PREFIX=/opt/shop-recs
 SCHEDULER=tcp://localhost:8786
 
@@ -22,6 +24,9 @@ export PROFILE_ENGINE_EVENTS="$EVENTS"
 export PROFILE_ENGINE_TABLE="$TABLE"
 export PROFILE_ENGINE_SCHEDULER="$SCHEDULER"
 export PROFILE_ENGINE_AWS_REGION="$REGION"
+if [ -n "$MEMBERSHIP" ]; then
+    export PROFILE_ENGINE_MEMBERSHIP_URL="$MEMBERSHIP"
+fi
 
 "$PREFIX/bin/python" - "$SCHEDULER" "$MIN_WORKERS" <<'PY'
 import sys

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from generation import Manifest, Pointer, SegmentMember, layout, payloads
+from generation import Manifest, Pointer, SegmentMember, details, layout, payloads
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
 from recsvc.store.coalesce import Coalescer
@@ -132,6 +132,10 @@ class DynamoProfileStore:
     async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         keys = {c: layout.popular_key(generation, c) for c in categories}
         return await self._batch_get(keys, layout.DATA)
+
+    async def get_details(self, generation: str, buckets: Sequence[int]) -> dict[int, bytes]:
+        keys = {str(b): details.bucket_key(generation, b) for b in buckets}
+        return {int(b): raw for b, raw in (await self._batch_get(keys, layout.DATA)).items()}
 
     async def _batch_get(self, keys: dict[str, layout.Key], attribute: str) -> dict[str, bytes]:
         """The ``attribute`` payloads of the items at ``keys`` (id -> key), by id in the
