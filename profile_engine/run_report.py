@@ -103,8 +103,11 @@ class RunReport:
         lines = ["reachable   " + ", ".join(
             f"{k} {v['reachable']:,}" for k, v in self.membership.items())]
         if self.compared_with:
+            moved = {k: v for k, v in self.membership.items() if v["joined"] or v["left"]}
+            same = len(self.membership) - len(moved)
             lines.append(f"changes     since {self.compared_with}: " + ", ".join(
-                f"{k} +{v['joined']:,} -{v['left']:,}" for k, v in self.membership.items()))
+                [*(f"{k} +{v['joined']:,} -{v['left']:,}" for k, v in moved.items()),
+                 *([f"{same} unchanged"] if same else [])]))
         else:
             why = ("no membership files of a served generation yet" if self.membership_url
                    else "no membership location set")

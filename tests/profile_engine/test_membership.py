@@ -125,6 +125,7 @@ def test_joined_and_left_equal_a_recount_of_the_two_generations_files(
     assert any(s.reachable for s in newest.segments)
     # The report says the same.
     assert second.compared_with == first.generation
+    assert f"changes     since {first.generation}: " in second.format()
     assert {k: (v["joined"], v["left"]) for k, v in second.membership.items()} == {
         s.name: (s.joined, s.left) for s in newest.segments}
 
