@@ -10,6 +10,7 @@ it imports neither (the suite checks it with import-linter). It holds:
     data.py      GenerationData: what a writer publishes
     as_json.py   any stored payload as JSON, for people
     summaries.py per-generation summaries that outlive their generation (the console)
+    details.py   products' names, prices and URLs for campaign exports, in buckets
 
 Light imports only (protobuf and the standard library): both roles install it.
 """

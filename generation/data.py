@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from generation.details import ProductDetails
 from generation.values import (
     CatalogueFacts,
     Manifest,
@@ -31,6 +32,9 @@ class GenerationData:
     # Category and stock of every product of the catalogue. None: the writer publishes
     # those of the products that have neighbours (the facts it writes with them).
     catalogue: CatalogueFacts | None = None
+    # Name, price and URLs of the catalogue's products, for campaign exports
+    # (generation/details.py). None: the generation has no details.
+    details: Sequence[ProductDetails] | None = None
 
 
 class NeighbourFacts:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote
 
 from generation.v1 import payloads_pb2 as pb
 
@@ -27,6 +28,8 @@ __all__ = [
     "decode_summary",
     "decode_summary_item",
     "encode_summary",
+    "membership_file",
+    "segment_of_file",
     "summaries_query",
     "summary_item",
     "summary_key",
@@ -80,6 +83,18 @@ def decode_summary(raw: bytes) -> GenerationSummary:
         segments=tuple(SegmentSummary(g.name, g.rule, g.size, g.reachable, g.joined, g.left)
                        for g in m.segments),
     )
+
+
+def membership_file(segment: str) -> str:
+    """The file name of ``segment``'s members under a summary's ``membership_url``:
+    percent-encoded, so any segment name is one path component ("affinity:home & garden"
+    -> "affinity:home%20%26%20garden.parquet")."""
+    return f"{quote(segment, safe=':')}.parquet"
+
+
+def segment_of_file(name: str) -> str:
+    """The segment a membership file name holds (``membership_file`` reversed)."""
+    return unquote(name.removesuffix(".parquet"))
 
 
 def summary_key(published_at: str, generation: str) -> dict[str, dict[str, str]]:

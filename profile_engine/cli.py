@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--table", help="DynamoDB table")
     run.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
     run.add_argument("--quarantine", help="where rejected event lines are written")
+    run.add_argument("--membership-url", help="where segment members go (s3:// or a directory)")
     run.add_argument("--as-of", help="reference time, ISO-8601 (default: the newest event)")
     run.add_argument(
         "--segments", help="TOML file of segment definitions (default: the built-in one)"
@@ -168,6 +169,8 @@ def _parser() -> argparse.ArgumentParser:
         "--to", required=True, help="s3://bucket/prefix or a local directory to write under"
     )
     exp.add_argument("--ses-topic", default="", help="ses-*: topic the members are opted in to")
+    exp.add_argument("--recommendations", type=int,
+                     help="recommended products per member (default 4; 0: none)")
     exp.add_argument("--table", help="DynamoDB table")
     exp.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint (moto locally)")
     exp.add_argument("--s3-endpoint-url", help="S3 endpoint (moto locally)")
@@ -193,6 +196,7 @@ def _export_segment(args: argparse.Namespace) -> int:
             "table": args.table,
             "dynamodb_endpoint_url": args.dynamodb_endpoint_url,
             "s3_endpoint_url": args.s3_endpoint_url,
+            "export_recommendations": args.recommendations,
         }
     )
     query = ExportQuery.checked(args.name, args.format, ses_topic=args.ses_topic)
@@ -210,18 +214,20 @@ def _export_segment(args: argparse.Namespace) -> int:
 async def _export(settings: EngineSettings, query: Any, destination: str) -> Any:
     from profile_engine.publish import dynamodb_client
     from profile_engine.served import ServedTable
+    from profile_engine.served_lists import TableLists
     from segment_export import ExportTarget, SegmentExporter
 
-    table = ServedTable(
-        dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url), settings.table
-    )
+    client = dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url)
+    table = ServedTable(client, settings.table)
     target = ExportTarget(
         destination=destination,
         aws_region=settings.aws_region,
         s3_endpoint_url=settings.s3_endpoint_url,
+        recommendations=settings.export_recommendations,
         names={"destination": "--to"},
     )
-    exporter = SegmentExporter(table, target)
+    exporter = SegmentExporter(table, target,
+                               recommendations=TableLists(client, settings.table))
     try:
         return await exporter.export(query)
     finally:
@@ -279,6 +285,7 @@ def _run(args: argparse.Namespace) -> int:
             "dynamodb_endpoint_url": args.dynamodb_endpoint_url,
             "s3_endpoint_url": args.s3_endpoint_url,
             "quarantine": args.quarantine,
+            "membership_url": args.membership_url,
             "as_of": args.as_of,
             "segments": args.segments,
             "progress": args.progress,

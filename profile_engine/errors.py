@@ -9,6 +9,8 @@
     ├── AlignmentError          exit 1: per-user frames that must line up do not (a bug)
     ├── PublishError            exit 1: the generation was not written completely; the
     │                           pointer did not move
+    ├── MembershipError         exit 1: the segment membership files could not be written
+    │                           (or the previous generation's read); nothing published
     ├── ServedTableError        exit 1: reading what the table serves (export-segment):
     │   ├── NothingServed       no pointer, or its manifest expired
     │   ├── UnreadableFormat    written in a payload format this version cannot read
@@ -31,6 +33,7 @@ __all__ = [
     "EngineError",
     "GateRefused",
     "InputError",
+    "MembershipError",
     "NothingServed",
     "PublishError",
     "RollbackRefused",
@@ -64,6 +67,10 @@ class AlignmentError(EngineError):
 
 class PublishError(EngineError):
     """The generation could not be written completely; the pointer was not flipped."""
+
+
+class MembershipError(EngineError):
+    """The segment membership files could not be written or compared; nothing published."""
 
 
 class ServedTableError(EngineError):

@@ -25,8 +25,10 @@ The stages, in order (``profile_engine.stages``; the report times each by its na
                                                       (skipped when a baseline is served)
     recommend            personal_lists.recommend     each user's recommendations
     (quality gate)       quality.gate_allows          no clear regression, or nothing published
+    membership           membership.record            per segment: reachable, files, joined/left
     publish              generation.*                 manifest + items written (or imported:
-                                                      stages.importing), pointer flipped
+                                                      stages.importing), pointer flipped,
+                                                      then the generation's summary
 
 A persisted frame is dropped after its last stage, so its partitions leave the workers.
 """
@@ -40,18 +42,20 @@ from distributed import Client
 
 from profile_engine import cluster
 from profile_engine.compute import segment_rules
-from profile_engine.publish import dynamodb_client
+from profile_engine.publish import dynamodb_client, new_generation_id
 from profile_engine.run_report import RunReport
 from profile_engine.settings import EngineSettings
 from profile_engine.stages import (
     importing,
     inputs,
     item_lists,
+    membership,
     outputs,
     personal_lists,
     publishing,
     quality,
     shuffle,
+    summary,
     user_frames,
 )
 from profile_engine.stages.clock import parse_as_of
@@ -160,20 +164,34 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
     if not quality.gate_allows(job, dynamodb, figures, force):
         return
 
+    generation = new_generation_id()
+    with report.stage("membership"):
+        members = membership.record(
+            job, dynamodb, parts.summary, parts.segments,
+            publishing.segment_names(report, specs), generation,
+        )
+        report.record_membership(members.previous, members.url, {
+            name: (f.reachable, f.joined, f.left) for name, f in members.segments.items()})
+
     with report.stage("publish"):
         if importing.by_import(settings, report):
-            importing.publish_by_import(
-                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
+            manifest = importing.publish_by_import(
+                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms,
+                generation,
             )
-            return
-        if settings.publish_from_workers:
-            publishing.publish_from_workers(
-                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms
+        elif settings.publish_from_workers:
+            manifest = publishing.publish_from_workers(
+                job, dynamodb, catalogue, specs, parts, neighbours, popular, as_of_ms,
+                generation,
             )
         else:
             data = publishing.assemble_generation(
-                job, catalogue, specs, parts, neighbours, popular, as_of_ms
+                job, catalogue, specs, parts, neighbours, popular, as_of_ms, generation
             )
-            publishing.publish_generation(job, dynamodb, data)
-        if settings.publish_mode == "auto":  # earlier runs may have imported
-            importing.sweep_tables(job, dynamodb)
+            manifest = publishing.publish_generation(job, dynamodb, data)
+        # Served from here on: the summary only says so (it lives in the fixed table, next
+        # to the pointer, whichever table holds the generation).
+        if not summary.write(dynamodb, settings.table, summary.build(manifest, members)):
+            report.warnings.append("the generation's summary (console history) was not written")
+        if settings.publish_mode == "auto" and report.publish.get("mode") != "import":
+            importing.sweep_tables(job, dynamodb)  # earlier runs may have imported

@@ -24,6 +24,7 @@ from generation import (
     HistoryEntry,
     Manifest,
     NeighbourFacts,
+    details,
     layout,
 )
 from profile_engine.errors import PublishError
@@ -200,6 +201,10 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
             (layout.segment_member_item(gen, s, m, expires_at) for s, m in data.segment_members),
         ),
     ]
+    manifest, buckets = details.with_details_count(data.manifest, data.details)
+    if data.details is not None:
+        sections.append(("details", details.details_items(gen, data.details, buckets,
+                                                          expires_at)))
     try:
         for name, items in sections:
             report.items[name] = write_items(client, table, items, report)
@@ -208,7 +213,7 @@ def publish(client: Any, table: str, data: GenerationData, *, ttl_days: float) -
         raise
     except Exception as exc:
         raise PublishError(f"publishing generation {gen} failed: {exc}") from exc
-    finish(client, table, data.manifest, expires_at, report)
+    finish(client, table, manifest, expires_at, report)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -28,6 +28,11 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
+    # Per segment: reachable members, and who joined and left since ``compared_with``
+    # (membership files under ``membership_url``; "" when none were written / compared).
+    membership: dict[str, dict[str, int]] = field(default_factory=dict)
+    compared_with: str = ""
+    membership_url: str = ""
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     generation: str | None = None
@@ -84,6 +89,30 @@ class RunReport:
         if name in self.stage_peak_rss:
             parts.append(f"peak worker RSS {self.stage_peak_rss[name] / MB:,.0f} MB")
         return ", ".join(parts)
+
+    def record_membership(self, previous: str, url: str,
+                          figures: dict[str, tuple[int, int, int]]) -> None:
+        """Each segment's (reachable, joined, left) and what joined/left compare with."""
+        self.compared_with, self.membership_url = previous, url
+        self.membership = {name: {"reachable": r, "joined": j, "left": left}
+                           for name, (r, j, left) in figures.items()}
+
+    def _membership_lines(self) -> list[str]:
+        if not self.membership:
+            return []
+        lines = ["reachable   " + ", ".join(
+            f"{k} {v['reachable']:,}" for k, v in self.membership.items())]
+        if self.compared_with:
+            moved = {k: v for k, v in self.membership.items() if v["joined"] or v["left"]}
+            same = len(self.membership) - len(moved)
+            lines.append(f"changes     since {self.compared_with}: " + ", ".join(
+                [*(f"{k} +{v['joined']:,} -{v['left']:,}" for k, v in moved.items()),
+                 *([f"{same} unchanged"] if same else [])]))
+        else:
+            why = ("no membership files of a served generation yet" if self.membership_url
+                   else "no membership location set")
+            lines.append(f"changes     not counted ({why})")
+        return lines
 
     @property
     def bad_total(self) -> int:
@@ -149,6 +178,7 @@ class RunReport:
                 "metrics     " + ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
             )
         lines.append(f"segments    {nums(self.segments)}")
+        lines += self._membership_lines()
         if self.model is not None:
             lines.append(f"model       {self.model.reason}")
             if self.model.settings:

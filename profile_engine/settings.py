@@ -67,6 +67,20 @@ class EngineSettings(BaseSettings):
         description="Print the cluster and dashboard address and one line per stage (seconds, "
         "events/s, peak worker memory) on stderr; unset: only when stderr is a terminal.",
     )
+    membership_url: str | None = Field(
+        None,
+        description="Where each published generation's segment members go, for the console's "
+        "history (joined/left since the previous generation): s3://bucket/prefix or a local "
+        "directory, one <generation>/<segment>.parquet per segment. Unset: none written, "
+        "joined/left not counted.",
+    )
+    export_recommendations: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="export-segment: recommended products per member in the export (id, "
+        "name, price, URLs as template attributes); 0: none.",
+    )
     quarantine: str | None = Field(
         None, description="Where malformed event lines are written (path or s3://); unset: dropped."
     )

@@ -56,9 +56,12 @@ class ExportService:
             pinpoint_application_id=settings.pinpoint_application_id,
             pinpoint_role_arn=settings.pinpoint_role_arn,
             ses_contact_list=settings.ses_contact_list,
+            recommendations=settings.export_recommendations,
             names=SETTING_NAMES,
         )
-        self._exporter = SegmentExporter(segments, target, aws_client=aws_client)
+        self._exporter = SegmentExporter(segments, target,
+                                         recommendations=segments.export_lists(),
+                                         aws_client=aws_client)
 
     async def export(self, query: ExportQuery) -> SegmentExport:
         """Raises FailedPrecondition (a setting is missing; the message names it),

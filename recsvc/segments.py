@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from generation import Manifest, SegmentInfo, SegmentMember
 from recsvc.errors import InvalidRequest, NotFound, StoreUnavailable, Unavailable
+from recsvc.export_lists import StoreLists
 from recsvc.models import SegmentQuery
 from recsvc.store.base import ProfileStore
 from recsvc.tracker import GenerationTracker
@@ -111,6 +112,10 @@ class SegmentService:
         manifest = await self._served()
         self._check_segment(manifest, name)
         return manifest.generation, self._pages(manifest.generation, name, page_size, None)
+
+    def export_lists(self) -> StoreLists:
+        """Where exports read the members' recommended products (the same store)."""
+        return StoreLists(self._store, store_timeout_s=self._store_timeout_s)
 
     @staticmethod
     def _check_segment(manifest: Manifest, name: str) -> None:

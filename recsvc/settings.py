@@ -240,6 +240,14 @@ class Settings(BaseSettings):
         description="SES v2 contact list that ExportSegment's start_import upserts ses-* "
         "files into. Empty: such imports answer FAILED_PRECONDITION.",
     )
+    export_recommendations: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="Recommended products ExportSegment adds to each member (id, name, "
+        "price, page and image URL: template attributes Rec1Id..., see README), the ones "
+        "Recommend shows them with no page context; 0: none.",
+    )
     access_log: bool = Field(
         True, description="One JSON line per call (method, status, latency, source)."
     )

@@ -205,6 +205,8 @@ def main() -> None:
             "PROFILE_ENGINE_TABLE": TABLE,
             "PROFILE_ENGINE_DYNAMODB_ENDPOINT_URL": endpoint,
             "PROFILE_ENGINE_S3_ENDPOINT_URL": endpoint,
+            # Each generation's segment members: the second run reports who joined and left.
+            "PROFILE_ENGINE_MEMBERSHIP_URL": str(workdir / "membership"),
         }
         say("Generating a synthetic shop into S3 (events) and SQLite (replica tables)")
         run(

@@ -8,6 +8,7 @@ half. Light imports only; the S3 client (aioboto3) and boto3 load when used.
     request.py   ExportQuery: what to export, validated (fields named in errors)
     exporter.py  SegmentExporter: source of members -> file -> import job
     writer.py    the file: spooled, uploaded under a temporary key, then renamed
+    recommended.py  each member's top recommended products as template attributes
     formats.py   row encoders per format; parquet.py a pure-Python Parquet writer
     jobs.py      the Pinpoint and SES v2 import job requests
     errors.py    the error tree callers map to their own
@@ -16,6 +17,7 @@ half. Light imports only; the S3 client (aioboto3) and boto3 load when used.
 from segment_export.errors import ExportError, ExportFailed, ExportNotConfigured, InvalidExport
 from segment_export.exporter import ExportTarget, MemberSource, SegmentExport, SegmentExporter
 from segment_export.formats import FORMATS
+from segment_export.recommended import RecommendationSource, Storefront
 from segment_export.request import ExportQuery, import_kind
 from segment_export.writer import ExportRequest, ExportResult, export_segment
 
@@ -30,8 +32,10 @@ __all__ = [
     "ExportTarget",
     "InvalidExport",
     "MemberSource",
+    "RecommendationSource",
     "SegmentExport",
     "SegmentExporter",
+    "Storefront",
     "export_segment",
     "import_kind",
 ]

@@ -19,8 +19,9 @@ from typing import Any, Protocol
 from generation import SegmentMember
 from segment_export.errors import ExportFailed, ExportNotConfigured, InvalidExport
 from segment_export.jobs import start_pinpoint_import, start_ses_import
+from segment_export.recommended import PersonalLists, RecommendationSource
 from segment_export.request import PINPOINT, ExportQuery, import_kind
-from segment_export.writer import ExportRequest, ExportResult, export_segment
+from segment_export.writer import ExportRequest, ExportResult, consents, export_segment
 
 __all__ = ["ExportTarget", "MemberSource", "SegmentExport", "SegmentExporter"]
 
@@ -53,6 +54,8 @@ class ExportTarget:
     pinpoint_application_id: str = ""
     pinpoint_role_arn: str = ""
     ses_contact_list: str = ""
+    # Recommended products added to each member (segment_export.recommended); 0: none.
+    recommendations: int = 4
     names: Mapping[str, str] = field(default_factory=dict)
 
     def name_of(self, setting: str) -> str:
@@ -79,10 +82,14 @@ class SegmentExporter:
         source: MemberSource,
         target: ExportTarget,
         *,
+        recommendations: RecommendationSource | None = None,
         aws_client: ClientFactory | None = None,
     ) -> None:
+        """``recommendations``: where the members' recommended products come from; None
+        exports the members' profile attributes only."""
         self._source = source
         self._target = target
+        self._recommendations = recommendations
         self._aws_client = aws_client or _boto3_client
         self._stack = AsyncExitStack()
         self._s3: Any = None
@@ -103,8 +110,10 @@ class SegmentExporter:
         request = ExportRequest(query.name, query.format, t.destination, query.ses_topic)
         write_errors: tuple[type[Exception], ...] = (OSError, *_aws_errors())
         try:
-            async with aclosing(pages):
-                result = await export_segment(pages, generation, request, s3)
+            async with aclosing(pages), aclosing(
+                self._with_products(generation, pages)
+            ) as enriched:
+                result = await export_segment(enriched, generation, request, s3)
         except write_errors as exc:
             raise ExportFailed(f"writing the export failed: {_describe(exc)}") from exc
         if start is None:
@@ -114,6 +123,19 @@ class SegmentExporter:
         except _aws_errors() as exc:
             raise ExportFailed(f"starting the import job failed: {_describe(exc)}") from exc
         return SegmentExport(result, job)
+
+    async def _with_products(
+        self, generation: str, pages: AsyncGenerator[list[SegmentMember], None]
+    ) -> AsyncGenerator[list[SegmentMember], None]:
+        """The pages, each consenting member with their recommended products."""
+        n = self._target.recommendations
+        if self._recommendations is None or n <= 0:
+            async for page in pages:
+                yield page
+            return
+        lists = PersonalLists(self._recommendations, generation, n)
+        async for page in pages:
+            yield await lists.add_to(page, consents)
 
     def _import_job(self, query: ExportQuery) -> Callable[[ExportResult], str]:
         t = self._target

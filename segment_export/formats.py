@@ -21,6 +21,20 @@ from segment_export.parquet import ParquetWriter
 COUNTRY = "country"
 
 
+# Pinpoint keeps user attribute values of at most 100 characters.
+PINPOINT_VALUE_CHARS = 100
+
+
+def pinpoint_value(value: str) -> str:
+    """``value`` within Pinpoint's limit: a longer URL is left out (a cut link is broken),
+    longer text is cut with an ellipsis."""
+    if len(value) <= PINPOINT_VALUE_CHARS:
+        return value
+    if value.startswith(("http://", "https://")):
+        return ""
+    return value[: PINPOINT_VALUE_CHARS - 1] + "\u2026"
+
+
 def camel(name: str) -> str:
     """first_name -> FirstName (Pinpoint attribute naming)."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
@@ -97,7 +111,7 @@ class PinpointCsv(_Csv):
             m.user_id,
             m.attributes.get(COUNTRY, ""),
             m.user_id,
-            *(m.attributes.get(a, "") for a in others),
+            *(pinpoint_value(m.attributes.get(a, "")) for a in others),
         ]
 
 
@@ -149,7 +163,9 @@ class PinpointJsonLines(_JsonLines):
             "User": {
                 "UserId": m.user_id,
                 "UserAttributes": {
-                    camel(a): [m.attributes.get(a, "")] for a in self.attributes if a != COUNTRY
+                    camel(a): [pinpoint_value(m.attributes.get(a, ""))]
+                    for a in self.attributes
+                    if a != COUNTRY
                 },
             },
         }

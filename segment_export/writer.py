@@ -21,6 +21,7 @@ from typing import IO, Any
 from generation import SegmentMember
 from segment_export.errors import InvalidExport
 from segment_export.formats import FORMATS, Encoder
+from segment_export.recommended import ordered
 
 # Spool this much in memory before the export moves to a temporary file on disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -97,7 +98,7 @@ async def _encode(
         skipped += len(page) - len(kept)
         if encoder is None and kept:
             # The batch job gives every member the same attribute keys.
-            encoder = make(out, sorted(kept[0].attributes), topic)
+            encoder = make(out, ordered(kept[0].attributes), topic)
         if kept:
             assert encoder is not None
             # Encoding is CPU work: keep it off the event loop that serves requests.

@@ -3,6 +3,8 @@
 # then run the profile job against S3 and the RDS replica, publishing to DynamoDB.
 #
 # Args: EVENTS_S3_URI REPLICA_SECRET_ID TABLE REGION MIN_WORKERS PUBLISH_MODE IMPORT_STAGING
+#   [MEMBERSHIP_S3_URI]
+#   MEMBERSHIP_S3_URI: where each generation's segment members go (the console's history).
 #   REPLICA_SECRET_ID: Secrets Manager secret whose SecretString is the SQLAlchemy URL of
 #   the read replica (postgresql+psycopg://reader:...@replica.host:5432/shop).
 #   PUBLISH_MODE: writes, import or auto; IMPORT_STAGING: s3://bucket/prefix of the import
@@ -16,6 +18,7 @@ REGION=${4:?aws region}
 MIN_WORKERS=${5:-2}
 PUBLISH_MODE=${6:-writes}
 IMPORT_STAGING=${7:--}
+MEMBERSHIP=${8:-}
 PREFIX=/opt/shop-recs
 SCHEDULER=tcp://localhost:8786
 
@@ -29,6 +32,9 @@ export PROFILE_ENGINE_AWS_REGION="$REGION"
 export PROFILE_ENGINE_PUBLISH_MODE="$PUBLISH_MODE"
 if [ "$IMPORT_STAGING" != "-" ]; then
     export PROFILE_ENGINE_IMPORT_STAGING="$IMPORT_STAGING"
+fi
+if [ -n "$MEMBERSHIP" ]; then
+    export PROFILE_ENGINE_MEMBERSHIP_URL="$MEMBERSHIP"
 fi
 
 "$PREFIX/bin/python" - "$SCHEDULER" "$MIN_WORKERS" <<'PY'

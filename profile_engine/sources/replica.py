@@ -60,6 +60,9 @@ PRODUCTS = (
     Column("category", "str", ""),
     Column("price", "float64", np.nan),
     Column("in_stock", "bool", True),
+    # Optional: what campaign templates link to (segment exports' recommended products).
+    Column("image_url", "str", ""),
+    Column("page_url", "str", ""),
 )
 CUSTOMERS = (
     Column("customer_id", "str", required=True),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from generation import layout
+from generation import Manifest, details, layout
 from profile_engine import (
     generation_tables,
     import_files,
@@ -57,12 +57,14 @@ def publish_by_import(
     neighbours: pd.DataFrame,
     popular: pd.DataFrame,
     as_of_ms: int,
-) -> None:
+    generation: str,
+) -> Manifest:
     """The run's generation, staged by the workers and the driver, imported into a table
-    of its own, then served; the report records the figures."""
+    of its own, then served; the report records the figures. Returns the manifest served."""
     settings, report, catalog = job.settings, job.report, catalogue.catalog
     assert settings.import_staging is not None  # the settings require it for import
-    manifest = new_manifest(report, catalogue, specs, as_of_ms)
+    manifest, buckets = details.with_details_count(
+        new_manifest(report, catalogue, specs, as_of_ms, generation), catalogue.details)
     gen = manifest.generation
     expires = expiry(settings.ttl_days)
     published = PublishReport(generation=gen)
@@ -82,6 +84,8 @@ def publish_by_import(
         ("popular", (layout.popular_item(gen, p, expires)
                      for p in assemble.popular_lists(popular, catalog))),
         ("catalogue", layout.catalogue_items(gen, catalogue_facts(catalog), expires)),
+        *([("details", details.details_items(gen, catalogue.details, buckets, expires))]
+          if catalogue.details is not None else []),
     ])
     on_workers = time.perf_counter() - started
     for items in (*(w.items for w in written), driver.items):
@@ -112,6 +116,7 @@ def publish_by_import(
     }
     log.info("generation %s imported into %s: %d items, %.1f s from the first file to the flip",
              gen, table, figures.items, figures.first_file_to_flip_s)
+    return manifest
 
 
 def sweep_tables(job: Job, dynamodb: Any) -> None:

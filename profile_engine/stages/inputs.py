@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from profile_engine.compute.catalog import UNCATEGORIZED, Catalog
+from profile_engine.compute.product_details import CatalogueDetails
 from profile_engine.errors import InputError
 from profile_engine.sources import events as event_source
 from profile_engine.sources import replica
@@ -23,6 +24,8 @@ class Catalogue:
 
     catalog: Catalog
     ref: Any  # a distributed Future of ``catalog``
+    # Names, prices and URLs for campaign exports (driver only); None: not published.
+    details: CatalogueDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def load_catalogue(job: Job) -> Catalogue:
     report.warnings += products.warnings
     if products.frame is None:
         raise InputError("the replica has no usable products table (product_id is required)")
-    catalog = Catalog.from_frame(products.frame.compute())
+    frame = products.frame.compute()
+    catalog = Catalog.from_frame(frame)
     if len(catalog) == 0:
         raise InputError("the products table is empty")
     report.inputs["products"] = len(catalog)
@@ -51,7 +55,8 @@ def load_catalogue(job: Job) -> Catalogue:
     )
     if uncategorized:
         report.warnings.append(f"{uncategorized} products without a category: '{UNCATEGORIZED}'")
-    return Catalogue(catalog, job.client.scatter(catalog, broadcast=True, hash=False))
+    return Catalogue(catalog, job.client.scatter(catalog, broadcast=True, hash=False),
+                     CatalogueDetails.from_frame(frame, catalog))
 
 
 def read_events(

@@ -11,7 +11,7 @@ import dask.dataframe as dd
 import pandas as pd
 from dask.delayed import delayed
 
-from generation import CatalogueFacts, GenerationData, Manifest, SegmentInfo, layout
+from generation import CatalogueFacts, GenerationData, Manifest, SegmentInfo, details, layout
 from profile_engine import partitions, publish_workers
 from profile_engine.compute import assemble, segment_rules
 from profile_engine.compute.catalog import Catalog
@@ -20,7 +20,6 @@ from profile_engine.publish import (
     current_generation,
     expiry,
     finish,
-    new_generation_id,
     publish,
     write_items,
 )
@@ -57,6 +56,7 @@ def assemble_generation(
     neighbours: pd.DataFrame,
     popular: pd.DataFrame,
     as_of_ms: int,
+    generation: str,
 ) -> GenerationData:
     """The manifest, and the profiles and segment members as streams computed a few
     partitions ahead of the writes (memory stays bounded)."""
@@ -70,12 +70,13 @@ def assemble_generation(
         for s, g in zip(parts.summary.to_delayed(), parts.segments.to_delayed(), strict=True)
     ]
     return GenerationData(
-        manifest=new_manifest(job.report, catalogue, specs, as_of_ms),
+        manifest=new_manifest(job.report, catalogue, specs, as_of_ms, generation),
         profiles=partitions.stream(client, profile_tasks, ahead),
         neighbours=assemble.neighbour_lists(neighbours, catalog),
         popular=assemble.popular_lists(popular, catalog),
         segment_members=partitions.stream(client, member_tasks, ahead),
         catalogue=catalogue_facts(catalog),
+        details=catalogue.details,
     )
 
 
@@ -84,20 +85,25 @@ def catalogue_facts(catalog: Catalog) -> CatalogueFacts:
                           catalog.category_codes.tolist(), catalog.in_stock.tolist())
 
 
+def segment_names(report: RunReport, specs: tuple[segment_rules.SegmentSpec, ...]) -> list[str]:
+    """Every segment the generation lists, sorted: all the file defines, empty ones too
+    (per-category ones when they have members)."""
+    return sorted(set(report.segments) | {s.name for s in specs if not s.for_each})
+
+
 def new_manifest(
     report: RunReport,
     catalogue: Catalogue,
     specs: tuple[segment_rules.SegmentSpec, ...],
     as_of_ms: int,
+    generation: str,
 ) -> Manifest:
     """A new generation's manifest: the report's figures and every segment with its size."""
     categories = catalogue.catalog.categories
     described = segment_rules.descriptions(specs, categories)
-    # Every segment the file defines is listed, empty ones too (per-category ones when
-    # they have members).
-    names = sorted(set(report.segments) | {s.name for s in specs if not s.for_each})
+    names = segment_names(report, specs)
     return Manifest(
-        generation=new_generation_id(),
+        generation=generation,
         published_at=iso(now_ms()),
         counts={
             **report.counts,
@@ -113,8 +119,9 @@ def new_manifest(
     )
 
 
-def publish_generation(job: Job, dynamodb: Any, data: GenerationData) -> None:
-    """Write the generation and flip the pointer; the report records what was written."""
+def publish_generation(job: Job, dynamodb: Any, data: GenerationData) -> Manifest:
+    """Write the generation and flip the pointer; the report records what was written.
+    Returns the manifest served."""
     settings, report = job.settings, job.report
     published = publish(dynamodb, settings.table, data, ttl_days=settings.ttl_days)
     report.generation, report.previous_generation = (
@@ -122,6 +129,7 @@ def publish_generation(job: Job, dynamodb: Any, data: GenerationData) -> None:
         published.previous_generation,
     )
     report.published = dict(published.items)
+    return data.manifest
 
 
 def publish_from_workers(
@@ -133,13 +141,15 @@ def publish_from_workers(
     neighbours: pd.DataFrame,
     popular: pd.DataFrame,
     as_of_ms: int,
-) -> None:
+    generation: str,
+) -> Manifest:
     """The same generation as ``assemble_generation`` + ``publish_generation``, written by
     the workers (``publish_workers``): profiles and segment members by the task of their
-    user-partition, neighbour lists in slices; the popular lists, the catalogue parts, the
-    manifest and the flip here, last."""
+    user-partition, neighbour lists in slices; the popular lists, the catalogue parts and
+    details, the manifest and the flip here, last. Returns the manifest served."""
     settings, report, catalog = job.settings, job.report, catalogue.catalog
-    manifest = new_manifest(report, catalogue, specs, as_of_ms)
+    manifest, buckets = details.with_details_count(
+        new_manifest(report, catalogue, specs, as_of_ms, generation), catalogue.details)
     gen, table = manifest.generation, settings.table
     expires = expiry(settings.ttl_days)
     published = PublishReport(generation=gen)
@@ -166,6 +176,9 @@ def publish_from_workers(
     published.items["catalogue"] = write_items(
         dynamodb, table, layout.catalogue_items(gen, catalogue_facts(catalog), expires), published
     )
+    if catalogue.details is not None:
+        published.items["details"] = write_items(dynamodb, table, details.details_items(
+            gen, catalogue.details, buckets, expires), published)
     finish(dynamodb, table, manifest, expires, published)
     report.generation, report.previous_generation = gen, published.previous_generation
     report.published = dict(published.items)
@@ -176,3 +189,4 @@ def publish_from_workers(
         "items_per_s": round(summary["items"] / on_workers, 1) if on_workers else 0.0,
         "in_flight_per_worker": settings.publish_in_flight,
     }
+    return manifest

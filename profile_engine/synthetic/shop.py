@@ -30,6 +30,8 @@ ORDER_HISTORY_DAYS = 180  # orders before the clickstream window
 ANONYMOUS_SHARE = 0.15  # extra visitors who never registered (they cannot check out)
 CHURNED_SHARE = 0.2  # customers with order history but no visits in the window
 OUT_OF_STOCK_SHARE = 0.08
+# Where the synthetic shop's product pages and images are (campaign exports link to them).
+SHOP_URL = "https://shop.example.com"
 OPT_IN_SHARE = 0.7
 CANCELLED_SHARE = 0.07
 SEARCH_SHARE = 0.35  # sessions that start with a search
@@ -86,13 +88,16 @@ def _products(rng: np.random.Generator, n: int) -> pd.DataFrame:
         rank[members] = rng.permutation(len(members)) + 1
     appeal = rng.dirichlet(np.full(n_cat, 2.0))[cat_idx]
     weight = appeal / rank**0.9
+    ids = [f"p{i:05d}" for i in range(n)]
     return pd.DataFrame(
         {
-            "product_id": [f"p{i:05d}" for i in range(n)],
+            "product_id": ids,
             "name": names,
             "category": [CATEGORIES[c][0] for c in cat_idx],
             "price": price.round(2),
             "in_stock": rng.random(n) >= OUT_OF_STOCK_SHARE,
+            "image_url": [f"{SHOP_URL}/img/{p}.jpg" for p in ids],
+            "page_url": [f"{SHOP_URL}/p/{p}" for p in ids],
             "weight": weight,
             "cat_idx": cat_idx,
         }

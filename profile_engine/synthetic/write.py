@@ -92,6 +92,8 @@ TABLES = {
         sa.Column("category", sa.String(64)),
         sa.Column("price", sa.Float),
         sa.Column("in_stock", sa.Boolean, nullable=False),
+        sa.Column("image_url", sa.String(300)),
+        sa.Column("page_url", sa.String(300)),
     ),
     "orders": sa.Table(
         "orders",

@@ -60,6 +60,11 @@ class ProfileStore(Protocol):
         generation: a few pages of up to 1 MB."""
         ...
 
+    async def get_details(self, generation: str, buckets: Sequence[int]) -> dict[int, bytes]:
+        """ProductDetailsBucket payloads by bucket number (generation/details.py): names,
+        prices and URLs for campaign exports, never read on the serving path."""
+        ...
+
     def iter_segment_members(
         self,
         generation: str,

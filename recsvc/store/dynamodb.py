@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from generation import Manifest, Pointer, SegmentMember, layout, payloads
+from generation import Manifest, Pointer, SegmentMember, details, layout, payloads
 from recsvc.errors import StoreUnavailable
 from recsvc.settings import Settings
 from recsvc.store.coalesce import Coalescer
@@ -180,6 +180,11 @@ class DynamoProfileStore:
     async def get_popular(self, generation: str, categories: Sequence[str]) -> dict[str, bytes]:
         keys = {c: layout.popular_key(generation, c) for c in categories}
         return await self._batch_get(generation, keys, layout.DATA)
+
+    async def get_details(self, generation: str, buckets: Sequence[int]) -> dict[int, bytes]:
+        keys = {str(b): details.bucket_key(generation, b) for b in buckets}
+        got = await self._batch_get(generation, keys, layout.DATA)
+        return {int(b): raw for b, raw in got.items()}
 
     async def _batch_get(self, generation: str, keys: dict[str, layout.Key], attribute: str,
                          ) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ from generation import (
     NeighbourFacts,
     Pointer,
     SegmentMember,
+    details,
     layout,
     payloads,
 )
@@ -31,6 +32,7 @@ class _Generation:
     facts: dict[str, bytes] = field(default_factory=dict)
     popular: dict[str, bytes] = field(default_factory=dict)
     catalogue: list[bytes] = field(default_factory=list)
+    details: dict[int, bytes] = field(default_factory=dict)
     # segment -> (user ids, payloads), sorted by user id (what a Query by range key returns).
     segments: dict[str, tuple[list[str], list[bytes]]] = field(default_factory=dict)
 
@@ -58,6 +60,10 @@ class InMemoryProfileStore:
                          for i in layout.catalogue_items(manifest.generation, facts)]
         manifest = replace(manifest, counts={**manifest.counts,
                                              layout.CATALOGUE_PARTS: len(gen.catalogue)})
+        manifest, buckets = details.with_details_count(manifest, data.details)
+        if data.details is not None:
+            gen.details = dict(enumerate(layout.payload(i) for i in details.details_items(
+                manifest.generation, data.details, buckets)))
         gen.manifest = payloads.encode_manifest(manifest)
         gen.popular = {p.category: payloads.encode_popular(p) for p in data.popular}
         members: dict[str, list[SegmentMember]] = {}
@@ -110,6 +116,11 @@ class InMemoryProfileStore:
     async def get_catalogue(self, generation: str) -> list[bytes]:
         gen = self._gen(generation)
         return list(gen.catalogue) if gen else []
+
+    async def get_details(self, generation: str, buckets: Sequence[int]) -> dict[int, bytes]:
+        gen = self._gen(generation)
+        held = gen.details if gen else {}
+        return {b: held[b] for b in dict.fromkeys(buckets) if b in held}
 
     async def iter_segment_members(
         self,

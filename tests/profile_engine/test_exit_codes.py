@@ -27,6 +27,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.SegmentNotFound: (1, FAILED),
     errors.RollbackRefused: (2, "profile-engine rollback: refused: boom"),
     errors.GateRefused: (3, "boom"),
+    errors.MembershipError: (1, FAILED),
     errors.EngineError: (1, FAILED),
     RuntimeError: (1, FAILED),  # outside the tree: a failure all the same
 }

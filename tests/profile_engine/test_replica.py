@@ -76,6 +76,8 @@ def test_missing_columns_and_tables_degrade(tmp_path: Path) -> None:
         "products.name is missing: using '' for every row",
         "products.category is missing: using '' for every row",
         "products.in_stock is missing: using True for every row",
+        "products.image_url is missing: using '' for every row",
+        "products.page_url is missing: using '' for every row",
     ]
     frame = products.frame.compute()
     assert frame["in_stock"].tolist() == [True, True] and frame["category"].tolist() == ["", ""]

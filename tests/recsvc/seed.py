@@ -18,6 +18,7 @@ from generation import (
     SegmentInfo,
     SegmentMember,
 )
+from generation.details import ProductDetails
 from profile_engine.generation_tables import default_prefix
 from profile_engine.import_files import s3_client
 from profile_engine.publish import PublishReport, dynamodb_client, new_generation_id, publish
@@ -89,6 +90,17 @@ def _popular() -> list[PopularList]:
     return lists
 
 
+def _details(n: int) -> ProductDetails:
+    """What campaign templates show; some products lack a price or an image, as in a real
+    catalogue."""
+    pid = product(n)
+    return ProductDetails(
+        pid, f"{category_of(pid).title()} no. {n}", None if n % 10 == 9 else 5 + 1.25 * n,
+        "" if n % 7 == 3 else f"https://shop.example.com/img/{pid}.jpg",
+        f"https://shop.example.com/p/{pid}",
+    )
+
+
 def _members() -> list[tuple[str, SegmentMember]]:
     out = [
         ("high_value", SegmentMember(user(n), f"{user(n)}@example.com", n % 2 == 0,
@@ -138,6 +150,7 @@ def sample_generation(generation: str | None = None) -> GenerationData:
         neighbours=[_neighbours(n) for n in range(N_PRODUCTS)],
         popular=_popular(),
         segment_members=members,
+        details=[_details(n) for n in range(N_PRODUCTS)],
     )
 
 

@@ -55,6 +55,10 @@ class CountingStore:
         await self._enter("get_catalogue")
         return await self.inner.get_catalogue(generation)
 
+    async def get_details(self, generation: str, buckets: Sequence[int]) -> dict[int, bytes]:
+        await self._enter("get_details", [str(b) for b in buckets])
+        return await self.inner.get_details(generation, buckets)
+
     async def iter_segment_members(
         self, generation: str, segment: str, *, page_size: int, after_user_id: str | None = None
     ) -> AsyncGenerator[list[SegmentMember], None]:

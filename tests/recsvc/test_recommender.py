@@ -217,8 +217,8 @@ async def test_a_generation_of_an_unknown_format_is_not_switched_to(
 
 async def test_info_reports_the_manifest(store: CountingStore) -> None:
     rec, _ = build(store)
-    # The writer adds how many catalogue parts it wrote.
-    counts = {**DATA.manifest.counts, "catalogue_parts": 1}
+    # The writer adds how many catalogue parts and detail buckets it wrote.
+    counts = {**DATA.manifest.counts, "catalogue_parts": 1, "details_buckets": 1}
     assert await rec.info(None) == dataclasses.replace(DATA.manifest, counts=counts)
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from generation import FORMAT_VERSION, GenerationData, Pointer, ProductFacts, payloads
+from generation import FORMAT_VERSION, GenerationData, Pointer, ProductFacts, details, payloads
 from loopback.ports import free_port
 from recsvc.catalogue import InProcessCatalogue
 from recsvc.errors import StoreUnavailable
@@ -75,11 +75,23 @@ async def test_pointer_follows_the_last_publish(store: ProfileStore) -> None:
 
 
 async def test_manifest_round_trips(store: ProfileStore) -> None:
-    # The writer records how many catalogue parts it wrote (one for this small shop).
-    written = dataclasses.replace(NEW.manifest, counts={**NEW.manifest.counts,
-                                                        "catalogue_parts": 1})
+    # The writer records how many catalogue parts and detail buckets it wrote (one each
+    # for this small shop).
+    written = dataclasses.replace(NEW.manifest, counts={
+        **NEW.manifest.counts, "catalogue_parts": 1, "details_buckets": 1})
     assert await store.get_manifest(NEW.manifest.generation) == written
     assert await store.get_manifest("no-such-generation") is None
+
+
+async def test_product_details_by_bucket(store: ProfileStore) -> None:
+    gen = NEW.manifest.generation
+    count = (await store.get_manifest(gen)).counts[details.DETAILS_BUCKETS]  # type: ignore[union-attr]
+    wanted = details.buckets_of([seed.product(n) for n in range(seed.N_PRODUCTS)], count)
+    got = await store.get_details(gen, [*wanted, 99])
+    assert sorted(got) == wanted  # a bucket the generation lacks is simply absent
+    found = {p: d for raw in got.values() for p, d in details.decode_bucket(raw).items()}
+    assert found == {d.product_id: d for d in NEW.details or ()}
+    assert await store.get_details("no-such-generation", wanted) == {}
 
 
 async def test_profiles_batch_beyond_one_request_in_request_order(store: ProfileStore) -> None:
