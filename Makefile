@@ -15,9 +15,15 @@ NODE_PACKAGES := dynalite@4.0.0 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1
 # Named after the pinned list, so changing a version reinstalls.
 NODE_STAMP := $(NODE_DIR)/.installed-$(shell echo '$(NODE_PACKAGES)' | cksum | cut -d' ' -f1)
 
+# The console's chart.js and htmx (pinned in the script), copied into the package.
+CONSOLE_ASSETS := recsvc/console/static/vendor/VERSIONS
+
 .PHONY: demo serve test protos venv lint wheel clean evaluate
 
-venv: $(STAMP) $(GENERATED)
+venv: $(STAMP) $(GENERATED) $(CONSOLE_ASSETS)
+
+$(CONSOLE_ASSETS): scripts/console_assets.sh
+	sh scripts/console_assets.sh $(NODE_DIR)/console
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,4 +86,4 @@ lint: venv
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) recsvc/api generation/v1 .cache build dist *.egg-info
+	rm -rf $(VENV) recsvc/api generation/v1 .cache build dist *.egg-info recsvc/console/static/vendor

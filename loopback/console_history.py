@@ -1,0 +1,106 @@
+"""A shop's history as the console reads it, made up: one served generation with many
+segments (published through the batch job's own writer) and the generation summaries of
+the generations before it. For the console's tests, its benchmark and its screenshots
+when they need more history than a few real job runs make."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from generation import GenerationData, Manifest, Profile, ScoredItem, SegmentInfo, SegmentMember
+from generation.summaries import GenerationSummary, SegmentSummary, summary_item
+
+__all__ = ["history", "put_summaries", "shop_generation"]
+
+COUNTS = ("profiles", "products", "events", "users")
+
+
+def segment_names(n: int) -> list[tuple[str, str]]:
+    """(name, rule) of ``n`` segments."""
+    fixed = [("high_value", "top RFM monetary quintile"),
+             ("lapsed", "no purchase for 180 days"),
+             ("new_customers", "first order in the last 30 days")]
+    out = fixed[:n]
+    for i in range(len(out), n):
+        out.append((f"affinity:category_{i:02d}", f"category_{i:02d} share of interactions >= 0.3"))
+    return out
+
+
+def shop_generation(generation: str, published_at: str, *, segments: int = 50,
+                    members: int = 40, users: int = 200) -> GenerationData:
+    """A served generation: ``users`` profiles, ``segments`` segments of ``members``
+    members each (addresses on example.com, every other member opted in)."""
+    names = segment_names(segments)
+    profiles = [
+        Profile(f"u{n:05d}",
+                recommendations=tuple(ScoredItem(f"p{(n + j) % 97:03d}", 1.0 - j / 20, "similar shoppers")
+                                      for j in range(10)),
+                purchased=(f"p{n % 97:03d}",), recent=(f"p{(n + 3) % 97:03d}",),
+                category_affinity={"toys": 0.6, "books": 0.3},
+                rfm={"recency_days": float(n % 90), "frequency": 3.0, "monetary": 120.0},
+                segments=tuple(name for k, (name, _) in enumerate(names)
+                               if (n + k) % max(1, users // members) == 0))
+        for n in range(users)
+    ]
+    pairs = [(name, SegmentMember(f"u{(k + 7 * j) % users:05d}",
+                                  f"shopper{(k + 7 * j) % users}@example.com", j % 2 == 0,
+                                  {"country": "DE"}))
+             for k, (name, _) in enumerate(names) for j in range(members)]
+    manifest = Manifest(
+        generation=generation, published_at=published_at,
+        counts={"profiles": users, "products": 97, "events": 50 * users, "users": users},
+        metrics={"ndcg@10": 0.31, "coverage@10": 0.42},
+        segments=tuple(SegmentInfo(name, rule, members) for name, rule in names),
+    )
+    return GenerationData(manifest, profiles, [], [], pairs)
+
+
+def history(generations: int, segments: int, *, end: datetime | None = None,
+            last: str = "", seed: int = 7) -> list[GenerationSummary]:
+    """``generations`` nightly summaries, oldest first, ending at ``end`` with generation
+    id ``last`` (when given): slowly drifting quality, growing counts, segment sizes that
+    move, and joined/left that agree with the sizes."""
+    rng = random.Random(seed)
+    end = end or datetime.now(UTC)
+    names = segment_names(segments)
+    sizes = {name: rng.randint(200, 5000) for name, _ in names}
+    out: list[GenerationSummary] = []
+    previous = ""
+    for g in range(generations):
+        at = end - timedelta(days=generations - 1 - g)
+        gen = last if (last and g == generations - 1) else f"{at:%Y%m%dT%H%M%S}-{g:04d}"
+        parts = []
+        for name, rule in names:
+            joined = rng.randint(0, sizes[name] // 10) if previous else 0
+            left = rng.randint(0, sizes[name] // 10) if previous else 0
+            sizes[name] = max(0, sizes[name] + joined - left)
+            parts.append(SegmentSummary(name, rule, sizes[name], int(sizes[name] * 0.6),
+                                        joined, left))
+        wave = math.sin(g / 9)
+        out.append(GenerationSummary(
+            generation=gen, published_at=at.isoformat(timespec="seconds"),
+            counts={"profiles": 10_000 + 40 * g, "products": 600 + g, "events": 400_000 + 900 * g,
+                    "users": 10_000 + 40 * g},
+            metrics={"ndcg@10": round(0.30 + 0.02 * wave + 0.0002 * g, 4),
+                     "coverage@10": round(0.40 + 0.03 * math.cos(g / 7), 4)},
+            model="ranker", segments=tuple(parts), previous=previous))
+        previous = gen
+    return out
+
+
+def put_summaries(client: Any, table: str, summaries: Sequence[GenerationSummary]) -> None:
+    """Write summaries with a boto3 DynamoDB client (25 per BatchWriteItem)."""
+    items = [summary_item(s) for s in summaries]
+    for start in range(0, len(items), 25):
+        request = {table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+        for _ in range(10):  # moto never throttles; DynamoDB may hand some back
+            resp = client.batch_write_item(RequestItems=request)
+            request = resp.get("UnprocessedItems") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("summaries still unprocessed after 10 BatchWriteItem calls")

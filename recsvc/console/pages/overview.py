@@ -1,0 +1,43 @@
+"""Overview: the served generation, quality and counts over the last generations, and
+the service's live figures (a fragment the page refreshes)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from recsvc.console.pages.charts import QUALITY, counts_chart, quality_chart
+from recsvc.console.pages.common import console, render, require
+
+__all__ = ["routes"]
+
+
+async def overview(request: Request) -> Response:
+    require(request, "viewer")
+    c = console(request)
+    served, summaries = await asyncio.gather(c.reader.served(), c.reader.summaries())
+    m = served.manifest
+    return render(
+        request, "overview.html",
+        pointer=served.pointer, manifest=m,
+        counts=sorted(m.counts.items()),
+        metrics=sorted(m.metrics.items()),
+        headline=[(label, m.metrics.get(key)) for key, label in QUALITY],
+        generations=len(summaries),
+        quality=quality_chart(summaries), sizes=counts_chart(summaries),
+        live=c.metrics.figures(), metrics_configured=c.metrics.configured,
+        metrics_errors=c.metrics.errors,
+    )
+
+
+async def live(request: Request) -> Response:
+    require(request, "viewer")
+    c = console(request)
+    return render(request, "live.html", live=c.metrics.figures(),
+                  metrics_configured=c.metrics.configured, metrics_errors=c.metrics.errors)
+
+
+routes = [Route("/", overview), Route("/live", live)]
