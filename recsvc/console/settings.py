@@ -51,7 +51,9 @@ class ConsoleSettings(BaseSettings):
     service's metrics, and asks the service for recommendations; AWS credentials come from
     the usual AWS_* variables or the task role."""
 
-    model_config = SettingsConfigDict(env_prefix="RECSVC_CONSOLE_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a rejected value may be a token; errors name the field only.
+    model_config = SettingsConfigDict(env_prefix="RECSVC_CONSOLE_", frozen=True, extra="ignore",
+                                      hide_input_in_errors=True)
 
     host: str = Field("0.0.0.0", description="Address the console's HTTP server binds to.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")

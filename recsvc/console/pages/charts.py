@@ -17,7 +17,7 @@ HIDDEN_COUNTS = frozenset({"catalogue_parts"})
 
 
 def _labels(summaries: Sequence[GenerationSummary]) -> list[str]:
-    return [s.published_at[:16].replace("T", " ") for s in summaries]
+    return [s.published_at[:10] for s in summaries]
 
 
 def quality_chart(newest_first: Sequence[GenerationSummary]) -> dict[str, Any]:

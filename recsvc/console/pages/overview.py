@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from recsvc.console.pages.charts import QUALITY, counts_chart, quality_chart
+from recsvc.console.pages.charts import HIDDEN_COUNTS, QUALITY, counts_chart, quality_chart
 from recsvc.console.pages.common import console, render, require
 
 __all__ = ["routes"]
@@ -23,7 +23,7 @@ async def overview(request: Request) -> Response:
     return render(
         request, "overview.html",
         pointer=served.pointer, manifest=m,
-        counts=sorted(m.counts.items()),
+        counts=sorted((k, v) for k, v in m.counts.items() if k not in HIDDEN_COUNTS),
         metrics=sorted(m.metrics.items()),
         headline=[(label, m.metrics.get(key)) for key, label in QUALITY],
         generations=len(summaries),

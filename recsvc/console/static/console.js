@@ -23,7 +23,10 @@
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { x: { ticks: { maxTicksLimit: 8, autoSkip: true } } },
+        scales: {
+          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0 } },
+          y: { type: canvas.dataset.log ? "logarithmic" : "linear" }
+        },
         plugins: { legend: { position: "bottom" } }
       }
     });

@@ -1,7 +1,7 @@
-"""A shop's history as the console reads it, made up: one served generation with many
+"""The console for the tests, the benchmark and the screenshots: ``recsvc console`` as a
+subprocess, and a shop's history as it reads it, made up: one served generation with many
 segments (published through the batch job's own writer) and the generation summaries of
-the generations before it. For the console's tests, its benchmark and its screenshots
-when they need more history than a few real job runs make."""
+the generations before it (more history than a few real job runs make)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,27 @@ from typing import Any
 
 from generation import GenerationData, Manifest, Profile, ScoredItem, SegmentInfo, SegmentMember
 from generation.summaries import GenerationSummary, SegmentSummary, summary_item
+from loopback.processes import Proc
 
-__all__ = ["history", "put_summaries", "shop_generation"]
+__all__ = ["history", "put_summaries", "shop_generation", "start_console"]
 
-COUNTS = ("profiles", "products", "events", "users")
+
+
+def start_console(env: dict[str, str], name: str = "recsvc-console",
+                  cpus: set[int] | None = None) -> tuple[Proc, str]:
+    """`python -m recsvc console` on 127.0.0.1, a free port, plain HTTP; ``env`` adds
+    RECSVC_CONSOLE_* settings. Returns the process and its base URL once it listens."""
+    import sys
+
+    proc = Proc([sys.executable, "-m", "recsvc", "console"], env={
+        "RECSVC_CONSOLE_HOST": "127.0.0.1", "RECSVC_CONSOLE_PORT": "0",
+        "RECSVC_CONSOLE_COOKIE_SECURE": "false", **env}, name=name, cpus=cpus)
+    try:
+        found = proc.wait_for(r"recsvc console listening on (\S+)", 60)
+    except (RuntimeError, TimeoutError):
+        proc.stop()
+        raise
+    return proc, found.group(1)
 
 
 def segment_names(n: int) -> list[tuple[str, str]]:
@@ -37,8 +54,9 @@ def shop_generation(generation: str, published_at: str, *, segments: int = 50,
     names = segment_names(segments)
     profiles = [
         Profile(f"u{n:05d}",
-                recommendations=tuple(ScoredItem(f"p{(n + j) % 97:03d}", 1.0 - j / 20, "similar shoppers")
-                                      for j in range(10)),
+                recommendations=tuple(
+                    ScoredItem(f"p{(n + j) % 97:03d}", 1.0 - j / 20, "similar shoppers")
+                    for j in range(10)),
                 purchased=(f"p{n % 97:03d}",), recent=(f"p{(n + 3) % 97:03d}",),
                 category_affinity={"toys": 0.6, "books": 0.3},
                 rfm={"recency_days": float(n % 90), "frequency": 3.0, "monetary": 120.0},
