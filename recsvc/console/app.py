@@ -100,4 +100,4 @@ def build_app(settings: ConsoleSettings) -> Starlette:
         Unavailable: _unavailable,
     }
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                     exception_handlers=handlers)  # type: ignore[arg-type]
+                     exception_handlers=handlers)

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from recsvc.console.readers.records import AUDIT_PK
-from tests.console.conftest import SECRET, SUMMARIES, Running, emails_in
 from tests.conftest import dynamodb_client, s3_client
+from tests.console.conftest import SECRET, SUMMARIES, Running, emails_in
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ import grpc
 
 from recsvc.console.readers.records import AUDIT_PK, EXPORTS_PK
 from recsvc.requests import recommend_request
+from tests.conftest import dynamodb_client, s3_client
 from tests.console.client import ConsoleClient
 from tests.console.conftest import SECRET, SUMMARIES, Running
-from tests.conftest import dynamodb_client, s3_client
 
 
 def chart(text: str, chart_id: str) -> dict:  # type: ignore[type-arg]
