@@ -93,9 +93,10 @@ class ConsoleSettings(BaseSettings):
         90, ge=2, le=1000, description="Generations the charts cover (newest first)."
     )
     summaries_ttl_s: float = Field(
-        10.0, ge=0,
-        description="How long the read generation summaries are reused (they change when "
-        "the job publishes, once a night); 0 reads them on every page.",
+        60.0, ge=0,
+        description="Longest reuse of the read generation summaries (they change when the "
+        "job publishes: a list without the served generation's summary is read again "
+        "within 2 s); 0 reads them on every page.",
     )
     preview_members: int = Field(
         20, ge=1, le=200, description="Members a segment page previews (masked addresses)."

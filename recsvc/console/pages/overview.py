@@ -3,8 +3,6 @@ the service's live figures (a fragment the page refreshes)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +16,8 @@ __all__ = ["routes"]
 async def overview(request: Request) -> Response:
     require(request, "viewer")
     c = console(request)
-    served, summaries = await asyncio.gather(c.reader.served(), c.reader.summaries())
+    served = await c.reader.served()
+    summaries = await c.reader.summaries(served.pointer.generation)
     m = served.manifest
     return render(
         request, "overview.html",

@@ -3,7 +3,6 @@ size over time, rule and (for marketers) a preview of members with masked addres
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,7 +40,8 @@ def _rows(served: Served, summaries: Sequence[GenerationSummary]) -> list[Segmen
 async def segment_list(request: Request) -> Response:
     require(request, "viewer")
     c = console(request)
-    served, summaries = await asyncio.gather(c.reader.served(), c.reader.summaries())
+    served = await c.reader.served()
+    summaries = await c.reader.summaries(served.pointer.generation)
     summary = next((s for s in summaries if s.generation == served.pointer.generation), None)
     return render(request, "segments.html", pointer=served.pointer,
                   rows=_rows(served, summaries),
@@ -52,7 +52,8 @@ async def segment_page(request: Request) -> Response:
     user = require(request, "viewer")
     c = console(request)
     name = request.path_params["name"]
-    served, summaries = await asyncio.gather(c.reader.served(), c.reader.summaries())
+    served = await c.reader.served()
+    summaries = await c.reader.summaries(served.pointer.generation)
     row = next((r for r in _rows(served, summaries) if r.figures.name == name), None)
     if row is None:
         raise HTTPException(404, "There is no segment of that name in the served generation.")

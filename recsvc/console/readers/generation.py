@@ -21,6 +21,9 @@ __all__ = ["GenerationReader", "Served"]
 
 T = TypeVar("T")
 
+# How soon summaries are read again when the served generation has none among them.
+RETRY_S = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class Served:
@@ -30,8 +33,10 @@ class Served:
 
 class GenerationReader:
     """Reads through the service's own store code (DynamoProfileStore) plus the summaries
-    Query. Manifests are kept per generation (they never change); summaries for
-    ``summaries_ttl_s`` (they change once per published generation)."""
+    Query. Manifests are kept per generation (they never change). Summaries change when
+    the job publishes: the read list is reused while it holds the served generation's
+    summary, for at most ``summaries_ttl_s``; a list without it (the job just published)
+    is read again after RETRY_S."""
 
     def __init__(self, client: Any, table: str, *, timeout_s: float, history: int,
                  summaries_ttl_s: float) -> None:
@@ -42,7 +47,7 @@ class GenerationReader:
         self._history = history
         self._summaries_ttl_s = summaries_ttl_s
         self._manifests: dict[str, Manifest] = {}
-        self._summaries: tuple[float, list[GenerationSummary]] | None = None
+        self._summaries: tuple[float, frozenset[str], list[GenerationSummary]] | None = None
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         try:
@@ -65,11 +70,14 @@ class GenerationReader:
             self._manifests = {pointer.generation: manifest}  # only the served one is kept
         return Served(pointer, manifest)
 
-    async def summaries(self) -> list[GenerationSummary]:
-        """The newest ``history`` summaries, newest first."""
+    async def summaries(self, served: str) -> list[GenerationSummary]:
+        """The newest ``history`` summaries, newest first; ``served``: the generation the
+        pointer names now (its summary is expected among them)."""
         cached = self._summaries
-        if cached is not None and time.monotonic() - cached[0] < self._summaries_ttl_s:
-            return cached[1]
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            if age < self._summaries_ttl_s and (served in cached[1] or age < RETRY_S):
+                return cached[2]
         query = summaries_query(self._table, self._history)
         found: list[GenerationSummary] = []
         start_key: dict[str, Any] | None = None
@@ -83,7 +91,7 @@ class GenerationReader:
             if not start_key:
                 break
         found = found[: self._history]
-        self._summaries = (time.monotonic(), found)
+        self._summaries = (time.monotonic(), frozenset(s.generation for s in found), found)
         return found
 
     async def _query(self, **kwargs: Any) -> dict[str, Any]:
