@@ -77,15 +77,26 @@ def shop_generation(generation: str, published_at: str, *, segments: int = 50,
     return GenerationData(manifest, profiles, [], [], pairs)
 
 
-def history(generations: int, segments: int, *, end: datetime | None = None,
-            last: str = "", seed: int = 7) -> list[GenerationSummary]:
+def history(generations: int, segments: int | Sequence[tuple[str, str]], *,
+            end: datetime | None = None, last: str = "", seed: int = 7,
+            toward: GenerationSummary | None = None) -> list[GenerationSummary]:
     """``generations`` nightly summaries, oldest first, ending at ``end`` with generation
     id ``last`` (when given): slowly drifting quality, growing counts, segment sizes that
-    move, and joined/left that agree with the sizes."""
+    move, and joined/left that agree with the sizes. ``segments``: how many, or their
+    (name, rule). ``toward``: a real summary the made-up ones lead up to (the night after
+    the last): counts, quality and segment sizes end near its figures."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC)
-    names = segment_names(segments)
+    names = segment_names(segments) if isinstance(segments, int) else list(segments)
+    target = {g.name: g.size for g in toward.segments} if toward else {}
     sizes = {name: rng.randint(200, 5000) for name, _ in names}
+    walks: dict[str, list[tuple[int, int, int]]] = {name: [] for name, _ in names}
+    for g in range(generations):
+        for name, _ in names:
+            joined = rng.randint(0, max(1, sizes[name] // 10)) if g else 0
+            left = rng.randint(0, max(1, sizes[name] // 10)) if g else 0
+            sizes[name] = max(0, sizes[name] + joined - left)
+            walks[name].append((sizes[name], joined, left))
     out: list[GenerationSummary] = []
     previous = ""
     for g in range(generations):
@@ -93,19 +104,23 @@ def history(generations: int, segments: int, *, end: datetime | None = None,
         gen = last if (last and g == generations - 1) else f"{at:%Y%m%dT%H%M%S}-{g:04d}"
         parts = []
         for name, rule in names:
-            joined = rng.randint(0, sizes[name] // 10) if previous else 0
-            left = rng.randint(0, sizes[name] // 10) if previous else 0
-            sizes[name] = max(0, sizes[name] + joined - left)
-            parts.append(SegmentSummary(name, rule, sizes[name], int(sizes[name] * 0.6),
-                                        joined, left))
-        wave = math.sin(g / 9)
+            size, joined, left = walks[name][g]
+            # Scaled so the walk ends at the real size (when there is one).
+            scale = target[name] / max(1, walks[name][-1][0]) if name in target else 1.0
+            size, joined, left = (round(v * scale) for v in (size, joined, left))
+            parts.append(SegmentSummary(name, rule, size, int(size * 0.6), joined, left))
+        wave, back = math.sin(g / 9), generations - g
+        counts = {"profiles": 10_000 + 40 * g, "products": 600 + g,
+                  "events": 400_000 + 900 * g, "users": 10_000 + 40 * g}
+        metrics = {"ndcg@10": round(0.30 + 0.02 * wave + 0.0002 * g, 4),
+                   "coverage@10": round(0.40 + 0.03 * math.cos(g / 7), 4)}
+        if toward is not None:
+            counts = {k: max(0, round(v * (1 - 0.004 * back))) for k, v in toward.counts.items()}
+            metrics = {k: round(v * (1 + 0.03 * math.sin(back / 6) - 0.0005 * back), 4)
+                       for k, v in toward.metrics.items()}
         out.append(GenerationSummary(
-            generation=gen, published_at=at.isoformat(timespec="seconds"),
-            counts={"profiles": 10_000 + 40 * g, "products": 600 + g, "events": 400_000 + 900 * g,
-                    "users": 10_000 + 40 * g},
-            metrics={"ndcg@10": round(0.30 + 0.02 * wave + 0.0002 * g, 4),
-                     "coverage@10": round(0.40 + 0.03 * math.cos(g / 7), 4)},
-            model="ranker", segments=tuple(parts), previous=previous))
+            generation=gen, published_at=at.isoformat(timespec="seconds"), counts=counts,
+            metrics=metrics, model="ranker", segments=tuple(parts), previous=previous))
         previous = gen
     return out
 
