@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from recsvc.console.context import open_console
@@ -71,6 +71,12 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
                   message=str(exc) if isinstance(exc, RecsvcError) else "Try again.")
 
 
+async def _health(request: Request) -> Response:
+    """For the load balancer and the container health check: the process answers (no
+    session, no data; a store outage shows on the pages, it is not a reason to restart)."""
+    return PlainTextResponse("ok")
+
+
 def build_app(settings: ConsoleSettings) -> Starlette:
     _check_assets()
     secret = settings.session_secret.get_secret_value()
@@ -88,7 +94,8 @@ def build_app(settings: ConsoleSettings) -> Starlette:
             await app.state.console.aclose()
 
     routes = [*overview.routes, *segments.routes, *exports.routes, *lookup.routes,
-              *signin.routes, Mount("/static", StaticFiles(directory=STATIC), name="static")]
+              *signin.routes, Route("/healthz", _health),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
     middleware = [
         Middleware(ConsoleHeaders, access_log_on=settings.access_log),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie="console_session",
