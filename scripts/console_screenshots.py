@@ -49,7 +49,9 @@ def shoppers(target: str, users: list[str], stop: threading.Event) -> None:
         while not stop.is_set():
             user = rng.choice(users) if rng.random() < 0.85 else f"visitor-{rng.randrange(10**6)}"
             try:
-                stub.Recommend(recommend_request(user, 8), timeout=2)
+                # Pages ask for different list sizes: answers differ, profiles are shared.
+                stub.Recommend(recommend_request(user, rng.choice((4, 6, 8, 10, 12))),
+                               timeout=2)
             except grpc.RpcError:
                 pass
             time.sleep(0.01)

@@ -14,6 +14,9 @@ __all__ = ["QUALITY", "counts_chart", "quality_chart", "segment_chart"]
 QUALITY = (("ndcg@10", "NDCG@10"), ("coverage@10", "Coverage@10"))
 # Counts that are bookkeeping, not the shop's size.
 HIDDEN_COUNTS = frozenset({"catalogue_parts"})
+# The counts the chart draws when the job reports them (the manifest has a dozen more).
+CHARTED_COUNTS = ("users", "profiles", "products", "events", "input_events_valid",
+                  "recommendations")
 
 
 def _labels(summaries: Sequence[GenerationSummary]) -> list[str]:
@@ -30,7 +33,8 @@ def quality_chart(newest_first: Sequence[GenerationSummary]) -> dict[str, Any]:
 
 def counts_chart(newest_first: Sequence[GenerationSummary]) -> dict[str, Any]:
     summaries = list(reversed(newest_first))
-    keys = sorted({k for s in summaries for k in s.counts} - HIDDEN_COUNTS)
+    present = {k for s in summaries for k in s.counts} - HIDDEN_COUNTS
+    keys = [k for k in CHARTED_COUNTS if k in present] or sorted(present)
     return {"labels": _labels(summaries), "series": [
         {"label": key, "data": [s.counts.get(key) for s in summaries]} for key in keys
     ]}
