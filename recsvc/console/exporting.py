@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from recsvc.console.readers.generation import GenerationReader
 from recsvc.console.readers.records import ExportRecord, RecordBook, now
@@ -31,7 +33,10 @@ SETTING_NAMES = {
 
 class ExportRunner:
     def __init__(self, reader: GenerationReader, records: RecordBook,
-                 settings: ConsoleSettings) -> None:
+                 settings: ConsoleSettings, *,
+                 aws_client: Callable[[str, str], Any] | None = None) -> None:
+        """``aws_client``: (service, region) -> a boto3 client for the import jobs
+        (segment_export's default: a new boto3 session's)."""
         self._records = records
         self.target = ExportTarget(
             destination=settings.export_uri,
@@ -42,7 +47,7 @@ class ExportRunner:
             ses_contact_list=settings.ses_contact_list,
             names=SETTING_NAMES,
         )
-        self._exporter = SegmentExporter(reader, self.target)
+        self._exporter = SegmentExporter(reader, self.target, aws_client=aws_client)
         self._running: dict[str, tuple[asyncio.Task[None], ExportRecord]] = {}
 
     @property
