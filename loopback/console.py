@@ -116,7 +116,9 @@ def history(generations: int, segments: int | Sequence[tuple[str, str]], *,
                    "coverage@10": round(0.40 + 0.03 * math.cos(g / 7), 4)}
         if toward is not None:
             counts = {k: max(0, round(v * (1 - 0.004 * back))) for k, v in toward.counts.items()}
-            metrics = {k: round(v * (1 + 0.03 * math.sin(back / 6) - 0.0005 * back), 4)
+            # Both figures are shares: they stay within [0, 1].
+            metrics = {k: round(min(1.0, v * (1 + 0.03 * math.sin(back / 6) - 0.0005 * back)),
+                                4)
                        for k, v in toward.metrics.items()}
         out.append(GenerationSummary(
             generation=gen, published_at=at.isoformat(timespec="seconds"), counts=counts,
