@@ -16,7 +16,8 @@ from recsvc.console.auth import CSRF_FIELD, CSRF_HEADER, User, csrf_token, csrf_
 from recsvc.console.context import Console
 from recsvc.console.masking import mask_email
 
-__all__ = ["Forbidden", "NotSignedIn", "checked_form", "console", "render", "require"]
+__all__ = ["Forbidden", "NotSignedIn", "checked_form", "console", "render", "require",
+           "to_sign_in"]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 templates.env.filters["masked"] = mask_email

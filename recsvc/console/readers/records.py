@@ -66,7 +66,7 @@ def _to_item(pk: str, sk: str, record: object) -> dict[str, dict[str, Any]]:
             item[f.name] = {"BOOL": value}
         elif isinstance(value, int):
             item[f.name] = {"N": str(value)}
-        elif value != "":  # DynamoDB keeps no empty strings in older APIs; absent = ""
+        elif value != "":  # absent means "": the items stay small
             item[f.name] = {"S": str(value)}
     return item
 
