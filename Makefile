@@ -18,7 +18,7 @@ NODE_STAMP := $(NODE_DIR)/.installed-$(shell echo '$(NODE_PACKAGES)' | cksum | c
 # The console's chart.js and htmx (pinned in the script), copied into the package.
 CONSOLE_ASSETS := recsvc/console/static/vendor/VERSIONS
 
-.PHONY: demo serve test protos venv lint wheel clean evaluate
+.PHONY: demo serve test protos venv lint wheel clean evaluate console-screenshots
 
 venv: $(STAMP) $(GENERATED) $(CONSOLE_ASSETS)
 
@@ -51,6 +51,10 @@ serve: venv
 test: venv $(NODE_STAMP)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) TEST_NODE_MODULES=$(abspath $(NODE_MODULES)) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's console screenshots (docs/console/*.png) from a real run; needs Debian's chromium.
+console-screenshots: venv
+	$(BIN)/python -m scripts.console_screenshots --out docs/console
 
 # The wheel EMR's bootstrap installs (carries the generated gRPC code).
 wheel: venv
