@@ -15,9 +15,15 @@ NODE_PACKAGES := dynalite@4.0.0 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1
 # Named after the pinned list, so changing a version reinstalls.
 NODE_STAMP := $(NODE_DIR)/.installed-$(shell echo '$(NODE_PACKAGES)' | cksum | cut -d' ' -f1)
 
-.PHONY: demo serve test protos venv lint wheel clean evaluate
+# The console's chart.js and htmx (pinned in the script), copied into the package.
+CONSOLE_ASSETS := recsvc/console/static/vendor/VERSIONS
 
-venv: $(STAMP) $(GENERATED)
+.PHONY: demo serve test protos venv lint wheel clean evaluate console-screenshots
+
+venv: $(STAMP) $(GENERATED) $(CONSOLE_ASSETS)
+
+$(CONSOLE_ASSETS): scripts/console_assets.sh
+	sh scripts/console_assets.sh $(NODE_DIR)/console
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +51,10 @@ serve: venv
 test: venv $(NODE_STAMP)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) TEST_NODE_MODULES=$(abspath $(NODE_MODULES)) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's console screenshots (docs/console/*.png) from a real run; needs Debian's chromium.
+console-screenshots: venv
+	$(BIN)/python -m scripts.console_screenshots --out docs/console
 
 # The wheel EMR's bootstrap installs (carries the generated gRPC code).
 wheel: venv
@@ -80,4 +90,4 @@ lint: venv
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) recsvc/api generation/v1 .cache build dist *.egg-info
+	rm -rf $(VENV) recsvc/api generation/v1 .cache build dist *.egg-info recsvc/console/static/vendor

@@ -9,6 +9,7 @@ Development support, not part of either role: it is not in the wheel, and nothin
     processes.py     Proc: a subprocess whose output is kept for when it misbehaves
     aws.py           moto_server (in-process, threaded), dynalite_server (npm)
     dask_cluster.py  a `dask scheduler` + `dask worker` processes
+    console.py       the console as a subprocess; a made-up history of generations for it
 """
 
 from pathlib import Path

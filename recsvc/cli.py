@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (RECSVC_HOST)")
     serve.add_argument("--port", type=int, help="port, 0 = any free one (RECSVC_PORT)")
 
+    console = sub.add_parser(
+        "console", help="run the web console (settings from RECSVC_CONSOLE_*)")
+    console.add_argument("--host", help="bind address (RECSVC_CONSOLE_HOST)")
+    console.add_argument("--port", type=int, help="port, 0 = any free one (RECSVC_CONSOLE_PORT)")
+
     def client(name: str, help_: str) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_)
         c.add_argument("--target", help="HOST:PORT of the server (default 127.0.0.1:RECSVC_PORT)")
@@ -81,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--target", help="HOST:PORT of the server (default 127.0.0.1:RECSVC_PORT)")
     exp.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds")
     return p
+
+
+def _console(args: argparse.Namespace) -> int:
+    """The console has its own settings object (RECSVC_CONSOLE_*) and web stack (the
+    ``console`` extra), loaded only here."""
+    from recsvc.console.serve import main as console_main
+    from recsvc.console.settings import ConsoleSettings
+
+    try:
+        settings = ConsoleSettings.from_env(host=args.host, port=args.port)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = f"RECSVC_CONSOLE_{str(err['loc'][0]).upper()}" if err["loc"] else "*"
+            print(f"recsvc console: invalid {name}: {err['msg']}", file=sys.stderr)
+        return 2
+    console_main(settings)
+    return 0
 
 
 def _show_kinds() -> tuple[str, ...]:
@@ -155,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         serve_main(settings)
         return 0
+    if args.command == "console":
+        return _console(args)
     settings = _settings()
     from recsvc.api.v1 import recommender_pb2 as rpb
     from recsvc.api.v1 import recommender_pb2_grpc as rpb_grpc

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 
 from generation import layout
 from loopback.aws import create_delivery_stream, moto_server
-from loopback.ports import free_port
+from loopback.ports import free_port, ports_outside_ephemeral
 from loopback.waiting import poll_for
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
@@ -33,6 +33,7 @@ from recsvc.api.v1 import segments_pb2 as spb
 from recsvc.api.v1 import segments_pb2_grpc as sgrpc
 from recsvc.requests import recommend_request
 from scripts import demo_realtime
+from scripts.demo_console import print_console, start_demo_console
 from scripts.demo_realtime import SOURCE, say, show_recs
 
 BIN = Path(sys.executable).parent
@@ -237,6 +238,7 @@ def main() -> None:
         token = secrets.token_urlsafe(16)
         grpc_port = args.port or free_port()
         target = f"127.0.0.1:{grpc_port}"
+        metrics_port = ports_outside_ephemeral()
         say("Starting recsvc")
         print(
             f"cache: Redis at {redis_url}"
@@ -258,6 +260,7 @@ def main() -> None:
             "RECSVC_FIREHOSE_STREAM": STREAM,
             "RECSVC_FIREHOSE_ENDPOINT_URL": endpoint,
             "RECSVC_GENERATION_REFRESH_S": "0.5",
+            "RECSVC_METRICS_PORT": str(metrics_port),
         }
         log = (workdir / "recsvc.log").open("wb")
         proc = subprocess.Popen(
@@ -287,7 +290,11 @@ def main() -> None:
             target, lambda: run([str(BIN / "profile-engine"), "run"], env))
 
         if args.serve:
+            console_url, tokens = start_demo_console(
+                stack, endpoint=endpoint, table=TABLE, bucket=BUCKET, target=target,
+                metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
             say(f"recsvc is serving on {target}; Ctrl-C stops everything")
+            print_console(console_url, tokens)
             print(f"  grpcurl -plaintext {target} list")
             print(
                 f'  grpcurl -plaintext -d \'{{"user_id": "visitor", "k": 5}}\' {target} '

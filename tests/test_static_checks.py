@@ -27,10 +27,11 @@ def test_mypy_strict() -> None:
 
 def test_readme_lists_every_setting() -> None:
     from profile_engine.settings import EngineSettings
+    from recsvc.console.settings import ConsoleSettings
     from recsvc.settings import Settings
 
     readme = (ROOT / "README.md").read_text()
-    for cls in (Settings, EngineSettings):
+    for cls in (Settings, ConsoleSettings, EngineSettings):
         prefix = cls.model_config.get("env_prefix", "")
         for name in cls.model_fields:
             assert f"`{prefix}{name.upper()}`" in readme, f"{prefix}{name.upper()} not in README"
