@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grpc_health.v1.health import aio as health_aio
-
 from recsvc.answers import AnswerMemo, Answers, RememberingAnswers
 from recsvc.api.v1 import recommender_pb2 as rpb
 from recsvc.cache import Cache
@@ -17,6 +15,7 @@ from recsvc.exports import ExportService
 from recsvc.metrics import Metrics
 from recsvc.recommender import Recommender
 from recsvc.segments import SegmentService
+from recsvc.server.health import DrainingHealthServicer
 from recsvc.server.interceptors import RequestContext
 from recsvc.sessions import SessionMemory, open_sessions
 from recsvc.settings import Settings
@@ -42,7 +41,7 @@ class ServiceGraph:
     exports: ExportService
     answers: Answers[rpb.RecommendResponse]
     metrics: Metrics
-    health: health_aio.HealthServicer
+    health: DrainingHealthServicer
     requests: RequestContext
     sessions: SessionMemory
     # Where accepted Track events go for the nightly job (Firehose); started by start().
@@ -137,7 +136,7 @@ def build_graph(
         exports=exports(segments, settings),
         answers=answers,
         metrics=metrics,
-        health=health_aio.HealthServicer(),
+        health=DrainingHealthServicer(),
         requests=RequestContext(metrics, access_log=settings.access_log),
         sessions=sessions,
         sink=sink,

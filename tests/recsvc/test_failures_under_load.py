@@ -296,7 +296,8 @@ async def test_sigterm_under_load_drains_then_refuses_cleanly(published: Publish
             status = await asyncio.wait_for(watch.read(), 5)
             not_serving = time.monotonic()
             assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
-            watch.cancel()  # a watcher would hold the drain for the whole grace
+            # No cancel here: the server ends the watch, as it must for a load balancer's.
+            assert await asyncio.wait_for(watch.read(), 5) is grpc.aio.EOF
             await wait_until(lambda: not proc.alive(), GRACE_S + DRAIN_DELAY_S + 5,
                              "the server to exit")
             exited = time.monotonic()
