@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from generation import GenerationData, Manifest, NeighbourFacts, layout
+from generation import GenerationData, Manifest, NeighbourFacts, details, layout
 from profile_engine import generation_tables, import_files, retention
 from profile_engine.errors import PublishError
 from profile_engine.import_files import Staged, Staging
@@ -186,12 +186,17 @@ def publish_by_import(
                              for s, m in data.segment_members)),
     ])
     # The catalogue last: without one, its facts are those the neighbours carried.
-    catalogue = import_files.stage(s3, where, "driver-00001", [("catalogue", layout.catalogue_items(
-        gen, data.catalogue or facts.collected(), expires_at))])  # type: ignore[union-attr]
+    manifest, buckets = details.with_details_count(data.manifest, data.details)
+    catalogue = import_files.stage(s3, where, "driver-00001", [
+        ("catalogue", layout.catalogue_items(
+            gen, data.catalogue or facts.collected(), expires_at)),  # type: ignore[union-attr]
+        *([("details", details.details_items(gen, data.details, buckets, expires_at))]
+          if data.details is not None else []),
+    ])
     staging_s = time.perf_counter() - first
     report.items = {**staged.items, **catalogue.items}
     table = generation_tables.table_name(table_prefix, gen)
-    figures = complete(dynamodb, s3, fixed_table, data.manifest, expires_at, report, where,
+    figures = complete(dynamodb, s3, fixed_table, manifest, expires_at, report, where,
                        table, sum(report.items.values()), timeout_s, table_prefix)
     add_staged(figures, (staged, catalogue))
     figures.staging_s = staging_s

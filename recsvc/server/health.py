@@ -9,11 +9,12 @@ then the server refuses new calls, so the watcher moves elsewhere.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-Status = health_pb2.HealthCheckResponse.ServingStatus
+Status = int  # a health_pb2.HealthCheckResponse.ServingStatus value
 
 
 class DrainingHealthServicer(health_pb2_grpc.HealthServicer):
@@ -37,7 +38,7 @@ class DrainingHealthServicer(health_pb2_grpc.HealthServicer):
             self._changed.notify_all()
 
     async def Check(self, request: health_pb2.HealthCheckRequest,
-                    context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+                    context: grpc.aio.ServicerContext[Any, Any]) -> health_pb2.HealthCheckResponse:
         status = self._status.get(request.service)
         if status is None:
             await context.abort(grpc.StatusCode.NOT_FOUND,
@@ -45,7 +46,7 @@ class DrainingHealthServicer(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
     async def Watch(self, request: health_pb2.HealthCheckRequest,
-                    context: grpc.aio.ServicerContext) -> None:
+                    context: grpc.aio.ServicerContext[Any, Any]) -> None:
         unknown = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
         last: Status | None = None
         async with self._changed:

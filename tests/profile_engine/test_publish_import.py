@@ -31,8 +31,8 @@ from tests.recsvc import seed
 
 DAY = 86_400
 # A sample generation's items: profiles, neighbour lists, popular lists (overall + 3),
-# segment members (high_value + lapsed), one catalogue part.
-N_ITEMS = seed.N_USERS + seed.N_PRODUCTS + 4 + seed.HIGH_VALUE_SIZE + 3 + 1
+# segment members (high_value + lapsed), one catalogue part, one product details bucket.
+N_ITEMS = seed.N_USERS + seed.N_PRODUCTS + 4 + seed.HIGH_VALUE_SIZE + 3 + 1 + 1
 
 
 @pytest.fixture
