@@ -7,7 +7,9 @@ clickstream's), then in the same run times
 - the profile job (``profile_engine.pipeline.run``) on a LocalCluster of ``--workers``
   processes with ``--worker-memory`` each, publishing to moto (DynamoDB on loopback);
   its aggregation stages (catalog, read events, shuffle, profiles, neighbours, popular)
-  are the row compared with the others; the whole job and the publish are shown apart;
+  are the row compared with the others; the whole job and the publish are shown apart,
+  for the tuning night and for the next night on the same table (the model choice carried,
+  no trials: PROFILE_ENGINE_TUNING_EVERY_DAYS);
 - the same aggregation stages written the obvious way in PySpark (local[N], DataFrame API)
   and in DuckDB (one process, SQL): per-user category affinity, popularity overall and per
   category, item-item cosine co-occurrence over each user's last ``history`` products,
@@ -64,7 +66,8 @@ class Measured:
     """Everything one run measured, before it is printed."""
 
     events: int
-    dask: dict[str, Any]  # the timed 1x job
+    dask: dict[str, Any]  # the timed 1x job (its model choice's trials run)
+    carried: dict[str, Any]  # the next night's 1x job (the choice carried, no trials)
     engines: dict[str, dict[str, Any]]  # seconds and start-up per other engine
     checks: dict[str, Any]  # per other engine: its outputs against the job's
     mem1: dict[str, Any] | None
@@ -121,6 +124,14 @@ def measure(args: argparse.Namespace, base: Path, endpoint: str) -> Measured:
         "dask     " + ", ".join(f"{k} {v:.1f}" for k, v in dask1["timings"].items()),
         flush=True,
     )
+    # The next night on the same table: the served generation's choice is recent, so the
+    # trials do not run (PROFILE_ENGINE_TUNING_EVERY_DAYS); everything else does.
+    carried = run_dask(shop1, endpoint, "bench1", args.workers, args.worker_memory)
+    print(
+        "dask, next night (choice carried)     "
+        + ", ".join(f"{k} {v:.1f}" for k, v in carried["timings"].items()),
+        flush=True,
+    )
     prods = products_frame(shop1)
     engines: dict[str, dict[str, Any]] = {}
     outs: dict[str, Path] = {}
@@ -156,7 +167,7 @@ def measure(args: argparse.Namespace, base: Path, endpoint: str) -> Measured:
         else:
             mem1 = memory_run(base / "m1", base_events, args, endpoint, ddb, "bench-m1")
         mem4 = memory_run(base / "m4", 4 * base_events, args, endpoint, ddb, "bench-m4")
-    return Measured(n, dask1, engines, checks, mem1, mem4)
+    return Measured(n, dask1, carried, engines, checks, mem1, mem4)
 
 
 def engine_rows(m: Measured) -> list[dict[str, Any]]:
@@ -164,7 +175,8 @@ def engine_rows(m: Measured) -> list[dict[str, Any]]:
     agg = m.dask["agg_seconds"]
     rows = [
         ("dask (aggregation stages)", agg),
-        ("dask (whole job, no publish)", m.dask["job_seconds"]),
+        ("dask (whole job, tuning night)", m.dask["job_seconds"]),
+        ("dask (whole job, choice carried)", m.carried["job_seconds"]),
         *((name, e["seconds"]) for name, e in m.engines.items()),
     ]
     table = []
@@ -187,19 +199,19 @@ def print_engines(args: argparse.Namespace, m: Measured, table: list[dict[str, A
     print()
     cores = psutil.cpu_count()
     print(f"{m.events:,} events, {args.workers} Dask workers x {args.worker_memory}, {cores} cores")
-    print(f"{'engine':<30} {'seconds':>8} {'events/s':>10} {'x dask':>7}  check")
+    print(f"{'engine':<34} {'seconds':>8} {'events/s':>10} {'x dask':>7}  check")
     for r in table:
         chk = m.checks.get(r["engine"])
         note = (
             "" if chk is None else ("ok" if chk["ok"] else "DIFFERS: " + "; ".join(chk["problems"]))
         )
         print(
-            f"{r['engine']:<30} {r['seconds']:>8.1f} {r['events_per_s']:>10,} "
+            f"{r['engine']:<34} {r['seconds']:>8.1f} {r['events_per_s']:>10,} "
             f"{r['ratio_vs_dask']:>7.2f}  {note}"
         )
     published = sum(m.dask["report"].published.values())
     print(
-        f"{'publish to DynamoDB (moto)':<30} {publish_s:>8.1f}  "
+        f"{'publish to DynamoDB (moto)':<34} {publish_s:>8.1f}  "
         f"({published:,} items, {published / publish_s:,.0f} items/s)"
     )
     per = m.dask["report"].publish.get("workers", {})
@@ -211,17 +223,21 @@ def print_engines(args: argparse.Namespace, m: Measured, table: list[dict[str, A
             print(f"({name} start-up, not timed above: {e['startup']:.1f} s)")
     if m.checks:
         print("checked: " + next(iter(m.checks.values()))["checked"])
+    print("(whole job: every stage but the publish; tuning night: the model choice's trials "
+          "run, as every PROFILE_ENGINE_TUNING_EVERY_DAYS; the nights between carry it)")
     for name, e in m.engines.items():
         if name == "pyspark":
-            print(
-                f"target: dask >= 2x pyspark's events/s; it is {e['seconds'] / agg:.2f}x ->"
-                f" {'met' if e['seconds'] >= 2 * agg else 'NOT met'}"
-            )
+            for night, run in (("tuning night", m.dask), ("choice carried", m.carried)):
+                x = e["seconds"] / run["job_seconds"]
+                print(
+                    f"target: whole job ({night}) >= 2x pyspark's aggregation events/s; it is "
+                    f"{x:.2f}x -> {'met' if x >= 2 else 'NOT met'}"
+                )
         if name == "duckdb":
-            met = "met" if agg <= 2 * e["seconds"] else "NOT met"
+            x = agg / e["seconds"]
             print(
-                f"target: dask within 2x of duckdb's events/s; duckdb is"
-                f" {agg / e['seconds']:.2f}x dask -> {met}"
+                f"target: aggregation stages within 1.3x of duckdb's time; they take "
+                f"{x:.2f}x -> {'met' if x <= 1.3 else 'NOT met'}"
             )
 
 
@@ -235,14 +251,14 @@ def print_memory(args: argparse.Namespace, m: Measured) -> dict[str, Any]:
             "peak_rss_mb_4x": None if mem4.get("failed") else round(mem4["peak_rss_mb"]),
         }
         ratio = mem4["peak_rss_mb"] / mem1["peak_rss_mb"]
-        verdict = "within" if ratio <= 1.3 else "NOT within"
+        verdict = "within" if ratio <= 1.2 else "NOT within"
         print(
             f"peak RSS per worker ({args.worker_memory} limit): "
             f"{mem1['events']:,} events {mem['peak_rss_mb_1x']} MB "
             f"{mem1['peak_rss_mb_per_worker']} (restarts {mem1['worker_restarts']}); "
             f"{mem4['events']:,} events {mem['peak_rss_mb_4x']} MB "
             f"{mem4['peak_rss_mb_per_worker']} (restarts {mem4['worker_restarts']}); "
-            f"4x/1x {ratio:.2f}, {verdict} 1.3x"
+            f"4x/1x {ratio:.2f}, {verdict} 1.2x"
             + (f"; 4x run FAILED {mem4['failed']}" if mem4.get("failed") else "")
         )
         catalog = "grows with the events" if args.scale_catalog else "the 1x shop's"
@@ -276,9 +292,10 @@ def print_memory(args: argparse.Namespace, m: Measured) -> dict[str, Any]:
     return mem
 
 
-def _whole_job(m: Measured) -> dict[str, Any]:
-    secs = m.dask["job_seconds"]
-    out: dict[str, Any] = {"seconds": round(secs, 2), "events_per_s": round(m.events / secs)}
+def _whole_job(m: Measured, run: dict[str, Any]) -> dict[str, Any]:
+    secs = run["job_seconds"]
+    out: dict[str, Any] = {"seconds": round(secs, 2), "events_per_s": round(m.events / secs),
+                           "stage_seconds": run["timings"]}
     if "pyspark" in m.engines:
         out["x_pyspark_aggregation_events_per_s"] = round(m.engines["pyspark"]["seconds"] / secs, 2)
     return out
@@ -301,9 +318,11 @@ def write_json(
         },
         "publish_seconds": round(m.dask["publish_seconds"], 2),
         "published_items": sum(m.dask["report"].published.values()),
-        # The whole job (evaluation, tuning, ranker and lists included; publish apart), and
+        # The whole job (evaluation, tuning, ranker and lists included; publish apart) on
+        # the tuning night and on the next (the choice carried), and
         # how fast the workers wrote (items/s overall and per worker, bytes).
-        "whole_job": _whole_job(m),
+        "whole_job": _whole_job(m, m.dask),
+        "whole_job_choice_carried": _whole_job(m, m.carried),
         "publish": {
             "seconds": round(m.dask["publish_seconds"], 2),
             "items": sum(m.dask["report"].published.values()),

@@ -192,7 +192,7 @@ def _model_message(choice: ModelChoice | None) -> pb.ModelChoice | None:
         trials=[pb.ModelTrial(name=t.name, settings=t.settings,
                               validation_ndcg_at_10=t.validation_ndcg_at_10, seconds=t.seconds)
                 for t in choice.trials],
-        budget_s=choice.budget_s, used_s=choice.used_s,
+        budget_s=choice.budget_s, used_s=choice.used_s, tuned_at=choice.tuned_at,
     )
 
 
@@ -204,7 +204,7 @@ def _model_value(m: pb.Manifest) -> ModelChoice | None:
         served=c.served, reason=c.reason, settings=dict(sorted(c.settings.items())),
         trials=tuple(ModelTrial(t.name, dict(sorted(t.settings.items())),
                                 t.validation_ndcg_at_10, t.seconds) for t in c.trials),
-        budget_s=c.budget_s, used_s=c.used_s,
+        budget_s=c.budget_s, used_s=c.used_s, tuned_at=c.tuned_at,
     )
 
 

@@ -187,6 +187,7 @@ class ModelChoice:
     trials: tuple[ModelTrial, ...] = ()
     budget_s: float = 0.0
     used_s: float = 0.0
+    tuned_at: str = ""  # when its trials ran (ISO, UTC); runs in between carry the choice
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="publish even when the quality gate says no"
     )
     run.add_argument(
+        "--retune", action="store_true",
+        help="run the model choice's trials now, whatever PROFILE_ENGINE_TUNING_EVERY_DAYS says",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="log progress (stages, publish) to stderr"
     )
     run.add_argument(
@@ -289,6 +293,7 @@ def _run(args: argparse.Namespace) -> int:
             "as_of": args.as_of,
             "segments": args.segments,
             "progress": args.progress,
+            "tuning_every_days": 0 if args.retune else None,
         }
     )
     report = pipeline.run(settings, force=args.force)

@@ -191,7 +191,12 @@ class RunReport:
                     f"modelled    {c['modelled_products']:,} of the "
                     f"{c['products_with_interactions']:,} products with interactions"
                 )
-            if self.model.trials:
+            if self.model.trials and not self.model.used_s and self.model.tuned_at:
+                lines.append(
+                    f"tuning      none this run: the choice of {self.model.tuned_at} "
+                    f"({len(self.model.trials)} trials) is carried"
+                )
+            elif self.model.trials:
                 lines.append(
                     f"tuning      {len(self.model.trials)} trials in {self.model.used_s:.1f} s "
                     f"(budget {self.model.budget_s:g} s)"

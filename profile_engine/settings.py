@@ -170,6 +170,13 @@ class EngineSettings(BaseSettings):
         description="Seconds the tuning may take after its first round (each family at its "
         "defaults and every baseline, which always runs): 0 keeps the defaults and the guard.",
     )
+    tuning_every_days: float = Field(
+        7.0,
+        ge=0,
+        description="Days the served generation's tuned choice is carried into new runs "
+        "without trials (they take the tuning budget); the ranker is still fitted and the "
+        "gate still evaluates every run. 0: trials on every run.",
+    )
     tuning_max_users: int = Field(
         30_000,
         ge=100,

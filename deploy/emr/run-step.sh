@@ -2,8 +2,7 @@
 # EMR step (runs on the primary node through script-runner.jar): wait for the Dask workers,
 # then run the profile job against S3 and the RDS replica, publishing to DynamoDB.
 #
-# Args: EVENTS_S3_URI REPLICA_SECRET_ID TABLE REGION MIN_WORKERS PUBLISH_MODE IMPORT_STAGING
-#   [MEMBERSHIP_S3_URI]
+# Args: EVENTS_S3_URI REPLICA_SECRET_ID TABLE REGION MIN_WORKERS PUBLISH_MODE IMPORT_STAGING [MEMBERSHIP_S3_URI]
 #   MEMBERSHIP_S3_URI: where each generation's segment members go (the console's history).
 #   REPLICA_SECRET_ID: Secrets Manager secret whose SecretString is the SQLAlchemy URL of
 #   the read replica (postgresql+psycopg://reader:...@replica.host:5432/shop).

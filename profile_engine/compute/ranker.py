@@ -23,7 +23,8 @@ broadcast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,20 @@ class RankerParams:
             "view_weight": f"{self.view_weight:g}",
             "cart_weight": f"{self.cart_weight:g}",
         }
+
+    def with_description(self, described: dict[str, str]) -> RankerParams:
+        """These params with the settings ``describe()`` wrote (a manifest's choice) put
+        back; the other family's settings stay as they are. ValueError when one is not
+        a number or the family is unknown."""
+        names = {"lambda": "lam", "neighbours": "knn_neighbours", "shrink": "knn_shrink"}
+        changes: dict[str, Any] = {}
+        for key, text in described.items():
+            name = names.get(key, key)
+            if name not in RankerParams.__dataclass_fields__:
+                continue  # a setting a later version dropped
+            current = getattr(self, name)
+            changes[name] = text if isinstance(current, str) else type(current)(float(text))
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,36 @@ served on its time split, then judge it against the served generation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+from generation import ModelChoice
 from profile_engine import gate, tuning
 from profile_engine.compute import codes
 from profile_engine.evaluation import data as eval_data
 from profile_engine.evaluation import run as evaluate_run
+from profile_engine.publish import dynamodb_client
+from profile_engine.served import ServedTable
 from profile_engine.stages.inputs import Catalogue
 from profile_engine.stages.job import Job
+from profile_engine.tuning import carry
 
 # Offline quality figures recorded in the run report and the manifest (the Info RPC shows them).
+log = logging.getLogger(__name__)
+
 GATE_METRICS = ("precision@10", "recall@20", "ndcg@10", "hr@10", "coverage@10")
 
 
 @dataclass(frozen=True)
 class Tuned:
     choice: tuning.Choice
-    frame: pd.DataFrame | None  # the (sampled) rows the choice was made on; None: tuning off
+    frame: pd.DataFrame | None  # the (sampled) rows the choice was made on; None: not needed
 
 
 def tune(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> Tuned:
@@ -38,17 +46,41 @@ def tune(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> Tuned:
         )
         job.report.model = choice.record()
         return Tuned(choice, None)
+    now = datetime.now(UTC)
+    carried = carry.carried(served_choice(job), settings.ranker_params(),
+                            settings.tuning_every_days, now)
+    if carried is not None and carried[0].ranked:
+        choice, job.report.model = carried
+        return Tuned(choice, None)  # evaluated on the cluster: no rows gathered here
     frame = interactions.map_partitions(
         eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
     ).compute()
     frame = sample_users(frame, settings.tuning_max_users)
     frame = frame.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    if carried is not None:  # a baseline: evaluated on these rows
+        choice, job.report.model = carried
+        return Tuned(choice, frame)
     choice = tuning.choose(
         frame, catalogue.catalog.category_codes, settings.ranker_params(),
         settings.tuning_budget_s, job.client,
     )
-    job.report.model = choice.record()
+    job.report.model = replace(choice.record(), tuned_at=now.isoformat(timespec="seconds"))
     return Tuned(choice, frame)
+
+
+def served_choice(job: Job) -> ModelChoice | None:
+    """The model choice in the served generation's manifest; None when there is none or
+    the table cannot be read (the trials run then: carrying is only a saving)."""
+    settings = job.settings
+    if settings.tuning_every_days <= 0:
+        return None
+    try:
+        return ServedTable(
+            dynamodb_client(settings.aws_region, settings.dynamodb_endpoint_url), settings.table
+        ).served().model
+    except Exception as exc:  # noqa: BLE001 - a first run has no table: the trials run
+        log.info("no model choice to carry (%s): the trials run", exc)
+        return None
 
 
 def sample_users(frame: pd.DataFrame, most: int) -> pd.DataFrame:
