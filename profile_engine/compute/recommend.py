@@ -125,64 +125,77 @@ def recommend(
         similar = similar_items(items, neighbours, history, k)
     else:
         similar = _banded(ranked, k)
-    tiers = [
-        pd.DataFrame(
-            {
-                "uid": similar["uid"],
-                "pcode": similar["pcode"],
-                "score": similar["score"],
-                "tier": SIMILAR,
-                "source": similar["source"],
-                "source_etype": similar["source_etype"],
-            }
-        )
-    ]
+    bought = items[items["bought"].to_numpy()]
     top = top_categories(affinity if served != "most_popular" else affinity.iloc[:0],
                          TOP_CATEGORIES)
-    in_cat = top.merge(popular[popular["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
-    tiers.append(
-        pd.DataFrame(
-            {
-                "uid": in_cat["uid"].to_numpy(),
-                "pcode": in_cat["pcode"].to_numpy(),
-                "score": CATEGORY_CEILING * (in_cat["share"] * in_cat["score"]).to_numpy(),
-                "tier": IN_CATEGORY,
-                "source": in_cat["cat"].to_numpy(),
-                "source_etype": -1,
-            }
-        )
-    )
     overall = popular[popular["cat"] == OVERALL].head(k + 200)  # enough left after exclusions
-    tiers.append(
-        pd.DataFrame(
-            {
-                "uid": np.repeat(users, len(overall)),
-                "pcode": np.tile(overall["pcode"].to_numpy(), len(users)),
-                "score": np.tile(OVERALL_CEILING * overall["score"].to_numpy(), len(users)),
-                "tier": OVERALL_POPULAR,
-                "source": -1,
-                "source_etype": -1,
-            }
-        )
-    )
-    cand = (
-        pd.concat([t for t in tiers if len(t)], ignore_index=True)
-        if any(len(t) for t in tiers)
-        else None
-    )
-    if cand is None:
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in RECS_DTYPES.items()})
+    # Tier by tier, and each next tier only for the users the ones before left short of
+    # ``k``: a later tier can only fill the end of a list, and with a ranker almost every
+    # list is full from its first tier (building the popular tiers for every user made
+    # ~200 candidate rows a user to sort). The lists are those of sorting all tiers at once.
+    cand = _ordered(pd.DataFrame({
+        "uid": similar["uid"], "pcode": similar["pcode"], "score": similar["score"],
+        "tier": SIMILAR, "source": similar["source"], "source_etype": similar["source_etype"],
+    }), catalog, bought)
+    done: list[pd.DataFrame] = []
+    for later in (_in_category, _overall):
+        uid = cand["uid"].to_numpy()
+        listed, counts = np.unique(uid, return_counts=True)
+        full = np.isin(uid, listed[counts >= k])
+        done.append(cand[full])
+        short = users[~np.isin(users, listed[counts >= k])]
+        if not len(short):
+            cand = cand.iloc[:0]
+            break
+        extra = later(short, top, popular, overall)
+        cand = _ordered(pd.concat([cand[~full], extra], ignore_index=True), catalog, bought)
+    done.append(cand)
+    out = pd.concat(done, ignore_index=True)
+    out = out.iloc[np.argsort(out["uid"].to_numpy(), kind="stable")]
+    out = out.assign(rank=out.groupby("uid", sort=False).cumcount())
+    out = out[out["rank"].to_numpy() < k].copy()
+    # Scores never rise down the list, whatever the tier bands: clients may re-sort by score.
+    out["score"] = out.groupby("uid", sort=False)["score"].cummin()
+    return out[list(RECS_DTYPES)].reset_index(drop=True).astype(RECS_DTYPES)
+
+
+def _ordered(cand: pd.DataFrame, catalog: Catalog, bought: pd.DataFrame) -> pd.DataFrame:
+    """Candidates in stock and not bought, best first per user (tier, then score), each
+    product once per user."""
     cand = cand[catalog.in_stock[cand["pcode"].to_numpy(dtype=np.int64)]]
-    cand = _without(cand, items[items["bought"].to_numpy()], on="pcode")
+    cand = _without(cand, bought, on="pcode")
     cand = cand.sort_values(
         ["uid", "tier", "score", "pcode"], ascending=[True, True, False, True], kind="stable"
     )
-    cand = cand.drop_duplicates(["uid", "pcode"], keep="first")
-    cand = cand.assign(rank=cand.groupby("uid").cumcount())
-    cand = cand[cand["rank"].to_numpy() < k].copy()
-    # Scores never rise down the list, whatever the tier bands: clients may re-sort by score.
-    cand["score"] = cand.groupby("uid")["score"].cummin()
-    return cand[list(RECS_DTYPES)].reset_index(drop=True).astype(RECS_DTYPES)
+    return cand.drop_duplicates(["uid", "pcode"], keep="first")
+
+
+def _in_category(users: np.ndarray, top: pd.DataFrame, popular: pd.DataFrame,
+                 overall: pd.DataFrame) -> pd.DataFrame:
+    """The popular lists of each user's top categories, scored below the personal tier."""
+    top = top[np.isin(top["uid"].to_numpy(), users)]
+    in_cat = top.merge(popular[popular["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
+    return pd.DataFrame({
+        "uid": in_cat["uid"].to_numpy(),
+        "pcode": in_cat["pcode"].to_numpy(),
+        "score": CATEGORY_CEILING * (in_cat["share"] * in_cat["score"]).to_numpy(),
+        "tier": IN_CATEGORY,
+        "source": in_cat["cat"].to_numpy(),
+        "source_etype": -1,
+    })
+
+
+def _overall(users: np.ndarray, top: pd.DataFrame, popular: pd.DataFrame,
+             overall: pd.DataFrame) -> pd.DataFrame:
+    """The overall popular list for each user, scored below the category tier."""
+    return pd.DataFrame({
+        "uid": np.repeat(users, len(overall)),
+        "pcode": np.tile(overall["pcode"].to_numpy(), len(users)),
+        "score": np.tile(OVERALL_CEILING * overall["score"].to_numpy(), len(users)),
+        "tier": OVERALL_POPULAR,
+        "source": -1,
+        "source_etype": -1,
+    })
 
 
 def reason_text(tier: int, source: int, source_etype: int, catalog: Catalog) -> str:

@@ -98,13 +98,7 @@ class DynamoProfileStore:
             await stack.aclose()
 
     async def _call(self, op: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
-        try:
-            return await op(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            raise StoreUnavailable(f"DynamoDB {code}") from exc
-        except (BotoCoreError, OSError) as exc:
-            raise StoreUnavailable(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+        return await call_dynamodb(op, **kwargs)
 
     # -- single items -------------------------------------------------------------------
 
@@ -271,3 +265,15 @@ class DynamoProfileStore:
             start_key = resp.get("LastEvaluatedKey")
             if not start_key:
                 return
+
+
+async def call_dynamodb(op: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
+    """``await op(**kwargs)`` (an aiobotocore DynamoDB call), its failures as
+    StoreUnavailable naming the error code, or 'unreachable' when no answer came."""
+    try:
+        return await op(**kwargs)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        raise StoreUnavailable(f"DynamoDB {code}") from exc
+    except (BotoCoreError, OSError) as exc:
+        raise StoreUnavailable(f"DynamoDB unreachable: {type(exc).__name__}") from exc

@@ -10,12 +10,10 @@ from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from generation import Manifest, Pointer, Profile, SegmentMember, payloads
 from generation.summaries import GenerationSummary, decode_summary_item, summaries_query
 from recsvc.errors import NotFound, StoreUnavailable, Unavailable
-from recsvc.store.dynamodb import DynamoProfileStore
+from recsvc.store.dynamodb import DynamoProfileStore, call_dynamodb
 
 __all__ = ["GenerationReader", "Served"]
 
@@ -95,14 +93,8 @@ class GenerationReader:
         return found
 
     async def _query(self, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = await self._client.query(**kwargs)
-            return result
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            raise StoreUnavailable(f"DynamoDB {code}") from exc
-        except (BotoCoreError, OSError) as exc:
-            raise StoreUnavailable(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+        result: dict[str, Any] = await call_dynamodb(self._client.query, **kwargs)
+        return result
 
     async def preview(self, generation: str, segment: str, limit: int) -> list[SegmentMember]:
         """The first ``limit`` members of ``segment`` in user-id order (one Query page)."""

@@ -17,9 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from recsvc.errors import StoreUnavailable
+from recsvc.store.dynamodb import call_dynamodb
 
 __all__ = ["AUDIT_PK", "EXPORTS_PK", "AuditRecord", "ExportRecord", "RecordBook", "now"]
 
@@ -92,15 +90,9 @@ class RecordBook:
         self._table = table
 
     async def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = await getattr(self._client, op)(
-                TableName=self._table, **kwargs)
-            return result
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            raise StoreUnavailable(f"DynamoDB {code}") from exc
-        except (BotoCoreError, OSError) as exc:
-            raise StoreUnavailable(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+        result: dict[str, Any] = await call_dynamodb(
+            getattr(self._client, op), TableName=self._table, **kwargs)
+        return result
 
     async def put_export(self, record: ExportRecord) -> None:
         """Write (or overwrite, when it finishes) an export's record."""
