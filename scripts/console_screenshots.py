@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from loopback.aws import moto_server
 from loopback.console import start_console
 from loopback.ports import ports_outside_ephemeral
 from loopback.processes import Proc
+from profile_engine.synthetic.shop import DEFAULT_START
 from recsvc.api.v1 import recommender_pb2_grpc as rgrpc
 from recsvc.requests import recommend_request
 from scripts.demo import run, wait_serving
@@ -134,12 +136,17 @@ def main() -> None:
         env = {**os.environ, "PROFILE_ENGINE_EVENTS": f"s3://{BUCKET}/events",
                "PROFILE_ENGINE_REPLICA_URL": f"sqlite:///{workdir / 'shop.db'}",
                "PROFILE_ENGINE_TABLE": TABLE, "PROFILE_ENGINE_DYNAMODB_ENDPOINT_URL": endpoint,
-               "PROFILE_ENGINE_S3_ENDPOINT_URL": endpoint}
+               "PROFILE_ENGINE_S3_ENDPOINT_URL": endpoint,
+               # Segment members per generation: the second run counts who joined and left.
+               "PROFILE_ENGINE_MEMBERSHIP_URL": f"s3://{BUCKET}/membership"}
         engine = str(BIN / "profile-engine")
         run([engine, "generate", "--users", str(args.users), "--products", str(args.products),
              "--days", str(args.days), "--seed", "7"], env)
+        # Three nights ago, then tonight on every event: two generations whose segments
+        # differ by what the shop did since (joined, left), as on a real pair of nights.
+        earlier = DEFAULT_START + timedelta(days=args.days - 4)
+        run([engine, "run", "--as-of", f"{earlier.isoformat()}T23:59:59Z"], env)
         run([engine, "run"], env)
-        run([engine, "run"], env)  # the next night: a second generation to compare with
         print(f"seeded {fill_history(client, TABLE)} older generations")
 
         metrics_port = ports_outside_ephemeral()

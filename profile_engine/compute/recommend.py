@@ -14,9 +14,9 @@ import pandas as pd
 
 from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
-from profile_engine.compute.neighbours import recent_history
 from profile_engine.compute.popular import OVERALL
 from profile_engine.compute.profiles import top_categories
+from profile_engine.compute.similar import SIMILAR_FLOOR, similar_items
 
 TOP_CATEGORIES = 3
 VERBS = {
@@ -24,8 +24,8 @@ VERBS = {
     codes.ADD_TO_CART: "added {} to your cart",
     codes.PURCHASE: "bought {}",
 }
-# Score bands keep the three tiers apart: similar items in (0.5, 1], category fill below.
-SIMILAR_FLOOR = 0.5
+# Score bands keep the three tiers apart: similar items in (0.5, 1] (SIMILAR_FLOOR),
+# category fill below.
 CATEGORY_CEILING = 0.45
 OVERALL_CEILING = 0.1
 
@@ -55,41 +55,6 @@ def _without(cand: pd.DataFrame, banned: pd.DataFrame, on: str) -> pd.DataFrame:
         indicator=True,
     )
     return merged[(merged["_merge"] == "left_only").to_numpy()].drop(columns="_merge")
-
-
-def similar_items(
-    items: pd.DataFrame, neighbours: pd.DataFrame, history: int, k: int
-) -> pd.DataFrame:
-    """(uid, pcode, score in (0.5, 1], source pcode, source etype): best ``k`` neighbours of
-    the user's recent products, bought products excluded."""
-    hist = recent_history(items, history)[["uid", "pcode", "score", "etype"]]
-    cand = hist.merge(
-        neighbours[["a", "b", "score"]].rename(columns={"a": "pcode", "score": "sim"}), on="pcode"
-    )
-    cand = cand.assign(contrib=cand["score"] * cand["sim"]).rename(
-        columns={"pcode": "source", "etype": "source_etype"}
-    )
-    cand = _without(cand, items[items["bought"]], on="b")
-    if cand.empty:
-        return pd.DataFrame({"uid": [], "pcode": [], "score": [], "source": [], "source_etype": []})
-    cand = cand.sort_values(
-        ["uid", "b", "contrib", "source"], ascending=[True, True, False, True], kind="stable"
-    )
-    best = cand.drop_duplicates(["uid", "b"], keep="first").set_index(["uid", "b"])
-    total = cand.groupby(["uid", "b"], sort=False)["contrib"].sum()
-    best = best.assign(total=total).reset_index()
-    best = best.sort_values(["uid", "total", "b"], ascending=[True, False, True], kind="stable")
-    best = best[best.groupby("uid").cumcount().to_numpy() < k]
-    top = best.groupby("uid")["total"].transform("max")
-    return pd.DataFrame(
-        {
-            "uid": best["uid"].to_numpy(),
-            "pcode": best["b"].to_numpy(),
-            "score": SIMILAR_FLOOR + (1 - SIMILAR_FLOOR) * (best["total"] / top).to_numpy(),
-            "source": best["source"].to_numpy(),
-            "source_etype": best["source_etype"].to_numpy(),
-        }
-    )
 
 
 def _banded(ranked: pd.DataFrame, k: int) -> pd.DataFrame:

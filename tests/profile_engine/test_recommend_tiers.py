@@ -1,5 +1,6 @@
-"""compute/recommend builds the popular tiers only for users the tiers before left short:
-its lists equal those of sorting every tier of every user at once (the reference below)."""
+"""compute/recommend builds the popular tiers only for users the tiers before left short,
+and the neighbours' tier with sparse products: its lists equal those of joining and sorting
+every candidate of every user at once in pandas (the references below)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profile_engine.compute import codes, neighbours, popular, profiles, recommend
+from profile_engine.compute import codes, neighbours, popular, profiles, recommend, similar
 from profile_engine.compute.catalog import Catalog
+from profile_engine.compute.neighbours import recent_history
 from profile_engine.compute.popular import OVERALL
 from profile_engine.compute.profiles import top_categories
 from tests.profile_engine.conftest import AS_OF
@@ -16,11 +18,47 @@ from tests.profile_engine.conftest import AS_OF
 DAY = codes.DAY_MS
 
 
+def reference_similar(
+    items: pd.DataFrame, neighbours: pd.DataFrame, history: int, k: int
+) -> pd.DataFrame:
+    """(uid, pcode, score in (0.5, 1], source pcode, source etype): best ``k`` neighbours of
+    the user's recent products, bought products excluded."""
+    hist = recent_history(items, history)[["uid", "pcode", "score", "etype"]]
+    cand = hist.merge(
+        neighbours[["a", "b", "score"]].rename(columns={"a": "pcode", "score": "sim"}), on="pcode"
+    )
+    cand = cand.assign(contrib=cand["score"] * cand["sim"]).rename(
+        columns={"pcode": "source", "etype": "source_etype"}
+    )
+    cand = recommend._without(cand, items[items["bought"]], on="b")
+    if cand.empty:
+        return pd.DataFrame({"uid": [], "pcode": [], "score": [], "source": [], "source_etype": []})
+    cand = cand.sort_values(
+        ["uid", "b", "contrib", "source"], ascending=[True, True, False, True], kind="stable"
+    )
+    best = cand.drop_duplicates(["uid", "b"], keep="first").set_index(["uid", "b"])
+    total = cand.groupby(["uid", "b"], sort=False)["contrib"].sum()
+    best = best.assign(total=total).reset_index()
+    best = best.sort_values(["uid", "total", "b"], ascending=[True, False, True], kind="stable")
+    best = best[best.groupby("uid").cumcount().to_numpy() < k]
+    top = best.groupby("uid")["total"].transform("max")
+    return pd.DataFrame(
+        {
+            "uid": best["uid"].to_numpy(),
+            "pcode": best["b"].to_numpy(),
+            "score": similar.SIMILAR_FLOOR
+            + (1 - similar.SIMILAR_FLOOR) * (best["total"] / top).to_numpy(),
+            "source": best["source"].to_numpy(),
+            "source_etype": best["source_etype"].to_numpy(),
+        }
+    )
+
+
 def reference(users: np.ndarray, items: pd.DataFrame, affinity: pd.DataFrame,
               nb: pd.DataFrame, pop: pd.DataFrame, catalog: Catalog, k: int, history: int,
               ranked: pd.DataFrame | None) -> pd.DataFrame:
     """Every tier for every user, one sort (what recommend() did before)."""
-    similar = (recommend.similar_items(items, nb, history, k) if ranked is None
+    similar = (reference_similar(items, nb, history, k) if ranked is None
                else recommend._banded(ranked, k))
     top = top_categories(affinity, recommend.TOP_CATEGORIES)
     in_cat = top.merge(pop[pop["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
@@ -98,3 +136,16 @@ def test_lists_equal_one_sort_of_every_tier(seed: int, k: int, with_ranker: bool
     want = reference(users, items, aff, nb, pop, catalog, k, 50, ranked)
     pd.testing.assert_frame_equal(got, want)
     assert set(got["tier"]) > {0}  # the popular tiers were needed somewhere
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_similar_items_equal_the_joined_candidates(seed: int, k: int) -> None:
+    catalog, events = shop(seed)
+    items = profiles.user_items(events, AS_OF)
+    nb = neighbours.item_neighbours(items, 50, catalog.in_stock, k=8)
+    got = similar.similar_items(items, nb, 6, k)
+    want = reference_similar(items, nb, 6, k)
+    assert len(got) > 100
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
+                                  check_dtype=False, check_exact=False, rtol=1e-12)
