@@ -225,6 +225,9 @@ def print_engines(args: argparse.Namespace, m: Measured, table: list[dict[str, A
         print("checked: " + next(iter(m.checks.values()))["checked"])
     print("(whole job: every stage but the publish; tuning night: the model choice's trials "
           "run, as every PROFILE_ENGINE_TUNING_EVERY_DAYS; the nights between carry it)")
+    model = m.dask["report"].model
+    if model is not None:
+        print(f"served model: {model.served} ({model.reason[:160]})")
     for name, e in m.engines.items():
         if name == "pyspark":
             for night, run in (("tuning night", m.dask), ("choice carried", m.carried)):
@@ -323,6 +326,7 @@ def write_json(
         # how fast the workers wrote (items/s overall and per worker, bytes).
         "whole_job": _whole_job(m, m.dask),
         "whole_job_choice_carried": _whole_job(m, m.carried),
+        "served_model": m.dask["report"].model.served if m.dask["report"].model else None,
         "publish": {
             "seconds": round(m.dask["publish_seconds"], 2),
             "items": sum(m.dask["report"].published.values()),

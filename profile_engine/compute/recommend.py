@@ -93,26 +93,30 @@ def recommend(
     bought = items[items["bought"].to_numpy()]
     top = top_categories(affinity if served != "most_popular" else affinity.iloc[:0],
                          TOP_CATEGORIES)
-    overall = popular[popular["cat"] == OVERALL].head(k + 200)  # enough left after exclusions
+    lists = PopularLists(popular, k + 200, catalog.in_stock)  # overall: enough after exclusions
     # Tier by tier, and each next tier only for the users the ones before left short of
-    # ``k``: a later tier can only fill the end of a list, and with a ranker almost every
-    # list is full from its first tier (building the popular tiers for every user made
-    # ~200 candidate rows a user to sort). The lists are those of sorting all tiers at once.
+    # ``k``, and only the head of each popular list that can reach the list: a later tier
+    # only fills the end of a list (building whole popular lists for every user made ~500
+    # candidate rows a user to sort). The lists are those of sorting all tiers at once.
     cand = _ordered(pd.DataFrame({
         "uid": similar["uid"], "pcode": similar["pcode"], "score": similar["score"],
         "tier": SIMILAR, "source": similar["source"], "source_etype": similar["source_etype"],
     }), catalog, bought)
+    b_users, b_counts = np.unique(bought["uid"].to_numpy(), return_counts=True)
     done: list[pd.DataFrame] = []
     for later in (_in_category, _overall):
         uid = cand["uid"].to_numpy()
         listed, counts = np.unique(uid, return_counts=True)
         full = np.isin(uid, listed[counts >= k])
         done.append(cand[full])
-        short = users[~np.isin(users, listed[counts >= k])]
+        short = np.unique(users[~np.isin(users, listed[counts >= k])])
         if not len(short):
             cand = cand.iloc[:0]
             break
-        extra = later(short, top, popular, overall)
+        # A user's list can lose at most the products bought and those already listed to
+        # the exclusions: k more than that from each popular list is always enough.
+        room = k + _count_of(short, b_users, b_counts) + _count_of(short, listed, counts)
+        extra = later(short, room, top, lists)
         cand = _ordered(pd.concat([cand[~full], extra], ignore_index=True), catalog, bought)
     done.append(cand)
     out = pd.concat(done, ignore_index=True)
@@ -122,6 +126,48 @@ def recommend(
     # Scores never rise down the list, whatever the tier bands: clients may re-sort by score.
     out["score"] = out.groupby("uid", sort=False)["score"].cummin()
     return out[list(RECS_DTYPES)].reset_index(drop=True).astype(RECS_DTYPES)
+
+
+def _count_of(keys: np.ndarray, have: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """counts[i] for each key equal to have[i] (``have`` sorted, unique); 0 elsewhere."""
+    at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
+    hit = (at < len(have)) & (have[at] == keys) if len(have) else np.zeros(len(keys), bool)
+    return np.where(hit, counts[at] if len(have) else 0, 0).astype(np.int64)
+
+
+class PopularLists:
+    """The popular lists (in stock, the overall one cut at ``overall_head``), each one
+    contiguous in list order, so that the first n items of any list, with those tied with
+    the n-th, are a slice: no list is joined whole onto every user."""
+
+    def __init__(self, popular: pd.DataFrame, overall_head: int, in_stock: np.ndarray) -> None:
+        overall = popular[popular["cat"] == OVERALL].sort_values("rank", kind="stable")
+        table = pd.concat([overall.head(overall_head), popular[popular["cat"] != OVERALL]])
+        table = table[in_stock[table["pcode"].to_numpy(dtype=np.int64)]]
+        table = table.sort_values(["cat", "rank"], kind="stable")
+        self.cat = table["cat"].to_numpy(np.int64)
+        self.pcode = table["pcode"].to_numpy()
+        self.score = table["score"].to_numpy(np.float64)
+        self.cats, self.starts, self.lengths = np.unique(
+            self.cat, return_index=True, return_counts=True)
+        # Scores never rise down a list: ties are runs; tie_end[j] ends j's run.
+        new = np.r_[True, (self.cat[1:] != self.cat[:-1]) | (self.score[1:] != self.score[:-1])]
+        ends = np.r_[np.flatnonzero(new)[1:], len(new)] if len(new) else np.zeros(0, np.int64)
+        self.tie_end = ends[np.cumsum(new) - 1] if len(new) else ends
+
+    def heads(self, cats: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(request, row) pairs: for request i, the rows of list cats[i]'s first n[i] items
+        and of any tied with the last of them (sorting by score alone cannot tell those
+        apart)."""
+        at = np.minimum(np.searchsorted(self.cats, cats), max(len(self.cats) - 1, 0))
+        found = (self.cats[at] == cats) if len(self.cats) else np.zeros(len(cats), bool)
+        start = np.where(found, self.starts[at] if len(self.cats) else 0, 0)
+        last = np.minimum(n, np.where(found, self.lengths[at] if len(self.cats) else 0, 0)) - 1
+        take = np.where(last >= 0, self.tie_end[start + np.maximum(last, 0)] - start, 0) \
+            if len(self.tie_end) else np.zeros(len(cats), np.int64)
+        request = np.repeat(np.arange(len(cats)), take)
+        offset = np.arange(len(request)) - np.repeat(np.cumsum(take) - take, take)
+        return request, start[request] + offset
 
 
 def _ordered(cand: pd.DataFrame, catalog: Catalog, bought: pd.DataFrame) -> pd.DataFrame:
@@ -135,28 +181,32 @@ def _ordered(cand: pd.DataFrame, catalog: Catalog, bought: pd.DataFrame) -> pd.D
     return cand.drop_duplicates(["uid", "pcode"], keep="first")
 
 
-def _in_category(users: np.ndarray, top: pd.DataFrame, popular: pd.DataFrame,
-                 overall: pd.DataFrame) -> pd.DataFrame:
-    """The popular lists of each user's top categories, scored below the personal tier."""
+def _in_category(users: np.ndarray, room: np.ndarray, top: pd.DataFrame,
+                 lists: PopularLists) -> pd.DataFrame:
+    """The heads of the popular lists of each user's top categories (``users`` sorted,
+    ``room`` items each), scored below the personal tier."""
     top = top[np.isin(top["uid"].to_numpy(), users)]
-    in_cat = top.merge(popular[popular["cat"] != OVERALL], on="cat", suffixes=("", "_pop"))
+    uid = top["uid"].to_numpy()
+    request, row = lists.heads(top["cat"].to_numpy(np.int64),
+                               room[np.searchsorted(users, uid)])
     return pd.DataFrame({
-        "uid": in_cat["uid"].to_numpy(),
-        "pcode": in_cat["pcode"].to_numpy(),
-        "score": CATEGORY_CEILING * (in_cat["share"] * in_cat["score"]).to_numpy(),
+        "uid": uid[request],
+        "pcode": lists.pcode[row],
+        "score": CATEGORY_CEILING * top["share"].to_numpy()[request] * lists.score[row],
         "tier": IN_CATEGORY,
-        "source": in_cat["cat"].to_numpy(),
+        "source": lists.cat[row],
         "source_etype": -1,
     })
 
 
-def _overall(users: np.ndarray, top: pd.DataFrame, popular: pd.DataFrame,
-             overall: pd.DataFrame) -> pd.DataFrame:
-    """The overall popular list for each user, scored below the category tier."""
+def _overall(users: np.ndarray, room: np.ndarray, top: pd.DataFrame,
+             lists: PopularLists) -> pd.DataFrame:
+    """The head of the overall popular list for each user, scored below the category tier."""
+    request, row = lists.heads(np.full(len(users), OVERALL, np.int64), room)
     return pd.DataFrame({
-        "uid": np.repeat(users, len(overall)),
-        "pcode": np.tile(overall["pcode"].to_numpy(), len(users)),
-        "score": np.tile(OVERALL_CEILING * overall["score"].to_numpy(), len(users)),
+        "uid": users[request],
+        "pcode": lists.pcode[row],
+        "score": OVERALL_CEILING * lists.score[row],
         "tier": OVERALL_POPULAR,
         "source": -1,
         "source_etype": -1,
