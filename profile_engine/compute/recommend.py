@@ -101,7 +101,7 @@ def recommend(
     cand = _ordered(pd.DataFrame({
         "uid": similar["uid"], "pcode": similar["pcode"], "score": similar["score"],
         "tier": SIMILAR, "source": similar["source"], "source_etype": similar["source_etype"],
-    }), catalog, bought)
+    }).astype(TIER_DTYPES), catalog, bought)  # typed even when empty: a float uid loses bits
     b_users, b_counts = np.unique(bought["uid"].to_numpy(), return_counts=True)
     done: list[pd.DataFrame] = []
     for later in (_in_category, _overall):
@@ -117,7 +117,8 @@ def recommend(
         # the exclusions: k more than that from each popular list is always enough.
         room = k + _count_of(short, b_users, b_counts) + _count_of(short, listed, counts)
         extra = later(short, room, top, lists)
-        cand = _ordered(pd.concat([cand[~full], extra], ignore_index=True), catalog, bought)
+        cand = _ordered(pd.concat([cand[~full], extra.astype(TIER_DTYPES)], ignore_index=True),
+                        catalog, bought)
     done.append(cand)
     out = pd.concat(done, ignore_index=True)
     out = out.iloc[np.argsort(out["uid"].to_numpy(), kind="stable")]
@@ -168,6 +169,9 @@ class PopularLists:
         request = np.repeat(np.arange(len(cats)), take)
         offset = np.arange(len(request)) - np.repeat(np.cumsum(take) - take, take)
         return request, start[request] + offset
+
+
+TIER_DTYPES = {c: t for c, t in RECS_DTYPES.items() if c != "rank"}
 
 
 def _ordered(cand: pd.DataFrame, catalog: Catalog, bought: pd.DataFrame) -> pd.DataFrame:

@@ -153,3 +153,20 @@ def test_similar_items_equal_the_joined_candidates(seed: int, k: int) -> None:
     assert len(got) > 100
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
                                   check_dtype=False, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("served", ["most_popular", "category_popular", "item_neighbours"])
+def test_hashed_user_ids_keep_every_bit(served: str) -> None:
+    """Anonymous visitors' ids are 64-bit hashes: an empty tier must not turn them into
+    floats (which drops their low bits) when the popular tiers are added."""
+    catalog, events = shop(5)
+    base = np.int64(-8_939_084_835_064_168_235)
+    events = events.assign(uid=base + events["uid"].to_numpy() * 7)
+    items = profiles.user_items(events, AS_OF)
+    aff = profiles.category_affinity(items, catalog.category_codes)
+    nb = neighbours.item_neighbours(items, 50, catalog.in_stock, k=8)
+    pop = popular.popular_table(popular.local_popularity(items, AS_OF), catalog, k=12)
+    users = np.unique(items["uid"].to_numpy())
+    recs = recommend.recommend(users, items, aff, nb, pop, catalog, 5, 50, None, served)
+    assert recs["uid"].dtype == np.int64
+    assert set(recs["uid"]) == set(users.tolist())
