@@ -62,6 +62,13 @@ def empty_frame(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
 
 
+def find_sorted(sorted_unique: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's position in ``sorted_unique`` (non-empty) and whether the key is there;
+    the position of a missing key is some valid index: mask it with the second array."""
+    at = np.minimum(np.searchsorted(sorted_unique, keys), len(sorted_unique) - 1)
+    return at, sorted_unique[at] == keys
+
+
 def user_keys(ids: pd.Series | pd.Index) -> np.ndarray:
     """64-bit key of each user id string, the same in every process.
 

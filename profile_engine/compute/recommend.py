@@ -107,9 +107,10 @@ def recommend(
     for later in (_in_category, _overall):
         uid = cand["uid"].to_numpy()
         listed, counts = np.unique(uid, return_counts=True)
-        full = np.isin(uid, listed[counts >= k])
+        filled = listed[counts >= k]
+        full = np.isin(uid, filled)
         done.append(cand[full])
-        short = np.unique(users[~np.isin(users, listed[counts >= k])])
+        short = np.unique(users[~np.isin(users, filled)])
         if not len(short):
             cand = cand.iloc[:0]
             break
@@ -117,8 +118,7 @@ def recommend(
         # the exclusions: k more than that from each popular list is always enough.
         room = k + _count_of(short, b_users, b_counts) + _count_of(short, listed, counts)
         extra = later(short, room, top, lists)
-        cand = _ordered(pd.concat([cand[~full], extra.astype(TIER_DTYPES)], ignore_index=True),
-                        catalog, bought)
+        cand = _ordered(pd.concat([cand[~full], extra], ignore_index=True), catalog, bought)
     done.append(cand)
     out = pd.concat(done, ignore_index=True)
     out = out.iloc[np.argsort(out["uid"].to_numpy(), kind="stable")]
@@ -130,10 +130,10 @@ def recommend(
 
 
 def _count_of(keys: np.ndarray, have: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """counts[i] for each key equal to have[i] (``have`` sorted, unique); 0 elsewhere."""
-    at = np.minimum(np.searchsorted(have, keys), max(len(have) - 1, 0))
-    hit = (at < len(have)) & (have[at] == keys) if len(have) else np.zeros(len(keys), bool)
-    return np.where(hit, counts[at] if len(have) else 0, 0).astype(np.int64)
+    """counts[i] for each key equal to have[i]; 0 for the others."""
+    found: np.ndarray = pd.Series(counts, index=have).reindex(keys, fill_value=0).to_numpy(
+        np.int64)
+    return found
 
 
 class PopularLists:
@@ -152,20 +152,20 @@ class PopularLists:
         self.cats, self.starts, self.lengths = np.unique(
             self.cat, return_index=True, return_counts=True)
         # Scores never rise down a list: ties are runs; tie_end[j] ends j's run.
-        new = np.r_[True, (self.cat[1:] != self.cat[:-1]) | (self.score[1:] != self.score[:-1])]
-        ends = np.r_[np.flatnonzero(new)[1:], len(new)] if len(new) else np.zeros(0, np.int64)
-        self.tie_end = ends[np.cumsum(new) - 1] if len(new) else ends
+        cat, score = self.cat, self.score
+        new = np.r_[True, (cat[1:] != cat[:-1]) | (score[1:] != score[:-1])][: len(cat)]
+        self.tie_end = np.r_[np.flatnonzero(new)[1:], len(cat)][np.cumsum(new) - 1]
 
     def heads(self, cats: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(request, row) pairs: for request i, the rows of list cats[i]'s first n[i] items
         and of any tied with the last of them (sorting by score alone cannot tell those
         apart)."""
-        at = np.minimum(np.searchsorted(self.cats, cats), max(len(self.cats) - 1, 0))
-        found = (self.cats[at] == cats) if len(self.cats) else np.zeros(len(cats), bool)
-        start = np.where(found, self.starts[at] if len(self.cats) else 0, 0)
-        last = np.minimum(n, np.where(found, self.lengths[at] if len(self.cats) else 0, 0)) - 1
-        take = np.where(last >= 0, self.tie_end[start + np.maximum(last, 0)] - start, 0) \
-            if len(self.tie_end) else np.zeros(len(cats), np.int64)
+        if not len(self.cats):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        at, found = codes.find_sorted(self.cats, cats)
+        start = np.where(found, self.starts[at], 0)
+        last = np.minimum(n, np.where(found, self.lengths[at], 0)) - 1
+        take = np.where(last >= 0, self.tie_end[start + np.maximum(last, 0)] - start, 0)
         request = np.repeat(np.arange(len(cats)), take)
         offset = np.arange(len(request)) - np.repeat(np.cumsum(take) - take, take)
         return request, start[request] + offset

@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from profile_engine.compute import codes
 from profile_engine.compute.neighbours import recent_history
 
 SIMILAR_FLOOR = 0.5  # scores of this tier are in (SIMILAR_FLOOR, 1]
+SIMILAR_DTYPES = {"uid": "int64", "pcode": "int32", "score": "float64", "source": "int32",
+                  "source_etype": "int8"}
 
 
 def similar_items(
@@ -28,8 +31,7 @@ def similar_items(
     lower product code, the reason to the strongest contributor (then the lower code)."""
     hist = recent_history(items, history)
     if hist.empty or neighbours.empty or k <= 0:
-        return pd.DataFrame({"uid": [], "pcode": [], "score": [], "source": [],
-                             "source_etype": []})
+        return codes.empty_frame(SIMILAR_DTYPES)
     a = neighbours["a"].to_numpy(np.int64)
     b = neighbours["b"].to_numpy(np.int64)
     pcode = hist["pcode"].to_numpy(np.int64)
@@ -42,8 +44,7 @@ def similar_items(
 
     bought = items[items["bought"].to_numpy()]
     b_uid = bought["uid"].to_numpy()
-    at = np.searchsorted(users, b_uid)
-    known = (at < len(users)) & (users[np.minimum(at, len(users) - 1)] == b_uid)
+    at, known = codes.find_sorted(users, b_uid)
     banned = np.unique(at[known].astype(np.int64) * n + bought["pcode"].to_numpy(np.int64)[known])
     keep = (t_val > 0) & ~np.isin(t_row.astype(np.int64) * n + t_col, banned)
     t_row, t_col, t_val = t_row[keep], t_col[keep], t_val[keep]
@@ -76,8 +77,8 @@ def _reasons(hist: pd.DataFrame, row: np.ndarray, near: sp.csr_matrix, pair_row:
     h_pcode = hist["pcode"].to_numpy(np.int64)[by_row]
     h_interest = hist["score"].to_numpy(np.float64)[by_row]
     h_etype = hist["etype"].to_numpy()[by_row]
-    starts = np.searchsorted(row[by_row], np.arange(int(row.max()) + 1))
-    counts = np.bincount(row, minlength=len(starts))
+    counts = np.bincount(row)  # rows are 0..users-1, each with a recent product
+    starts = np.cumsum(counts) - counts
     # Every pair against every recent product of its user.
     reps = counts[pair_row]
     pair = np.repeat(np.arange(len(pair_row)), reps)

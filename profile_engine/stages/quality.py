@@ -23,9 +23,9 @@ from profile_engine.stages.inputs import Catalogue
 from profile_engine.stages.job import Job
 from profile_engine.tuning import carry
 
-# Offline quality figures recorded in the run report and the manifest (the Info RPC shows them).
 log = logging.getLogger(__name__)
 
+# Offline quality figures recorded in the run report and the manifest (the Info RPC shows them).
 GATE_METRICS = ("precision@10", "recall@20", "ndcg@10", "hr@10", "coverage@10")
 
 
