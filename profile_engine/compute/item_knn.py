@@ -15,39 +15,74 @@ import scipy.sparse as sp
 # Rows of the Gram pruned at once: bounds the scratch of ``weights`` to this many rows'
 # pairs (a row holds at most every product its users touched).
 ROW_BLOCK = 4_096
+# A block of rows at least this dense is pruned as a dense (rows, m) array of at most
+# DENSE_CELLS cells: one partial sort per row instead of sorting every pair (small
+# catalogues with busy users make a nearly dense Gram).
+DENSE_SHARE = 0.125
+DENSE_CELLS = 2_000_000
 
 
 def weights(gram: sp.spmatrix, neighbours: int, shrink: float) -> sp.csr_matrix:
     """Row i: the ``neighbours`` items most similar to item i, by shrunk cosine
-    ``G_ij / (sqrt(G_ii G_jj) + shrink)``; the diagonal is zero. float32, CSR."""
+    ``G_ij / (sqrt(G_ii G_jj) + shrink)``, ties to the lower column; the diagonal is zero.
+    float32, CSR."""
     g = sp.csr_matrix(gram, dtype=np.float32)
+    g.sort_indices()
     m = g.shape[0]
     norms = np.sqrt(np.maximum(g.diagonal().astype(np.float64), 0.0))
-    rows_out: list[np.ndarray] = []
-    cols_out: list[np.ndarray] = []
-    vals_out: list[np.ndarray] = []
-    for lo in range(0, m, ROW_BLOCK):
-        block = g[lo : lo + ROW_BLOCK].tocoo()
+    dense_rows = max(1, DENSE_CELLS // max(m, 1))
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    lo = 0
+    while lo < m:
+        hi = min(lo + dense_rows, m)
+        dense = g.indptr[hi] - g.indptr[lo] >= DENSE_SHARE * (hi - lo) * m
+        if not dense:
+            hi = min(lo + ROW_BLOCK, m)
+        block = g[lo:hi].tocoo()  # row-major, columns ascending within a row
         r = block.row.astype(np.int64) + lo
         c = block.col.astype(np.int64)
         sim = block.data / (norms[r] * norms[c] + shrink + 1e-12)
         keep = (r != c) & (sim > 0)
         r, c, sim = r[keep], c[keep], sim[keep]
-        # Best first within each row, then the first ``neighbours`` of every row.
-        order = np.lexsort((c, -sim, r))
-        r, c, sim = r[order], c[order], sim[order]
-        starts = np.searchsorted(r, r, side="left")
-        first = np.arange(len(r)) - starts < neighbours
-        rows_out.append(r[first])
-        cols_out.append(c[first])
-        vals_out.append(sim[first].astype(np.float32))
-    if not rows_out:
+        pick = _best_dense(r - lo, c, sim, hi - lo, m, neighbours) if dense else _best_sorted(
+            r, sim, neighbours
+        )
+        kept.append((r[pick], c[pick], sim[pick].astype(np.float32)))
+        lo = hi
+    if not kept:
         return sp.csr_matrix((m, m), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
-        shape=(m, m),
-        dtype=np.float32,
-    )
+    rows, cols, vals = (np.concatenate(part) for part in zip(*kept, strict=True))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(m, m), dtype=np.float32)
+
+
+def _best_sorted(r: np.ndarray, sim: np.ndarray, neighbours: int) -> np.ndarray:
+    """Positions of each row's ``neighbours`` best entries (entries row-major, columns
+    ascending): every pair sorted, best first within a row (a stable sort keeps the lower
+    column first on ties)."""
+    order = np.lexsort((-sim, r))
+    starts = np.searchsorted(r[order], r[order], side="left")
+    return order[np.arange(len(r)) - starts < neighbours]
+
+
+def _best_dense(
+    r: np.ndarray, c: np.ndarray, sim: np.ndarray, rows: int, m: int, neighbours: int
+) -> np.ndarray:
+    """The same selection as ``_best_sorted`` through a dense (rows, m) block (``r``: row
+    within the block): each row's ``neighbours``-th best value by a partial sort, every
+    entry above it, and of the entries equal to it the lowest columns up to ``neighbours``."""
+    if neighbours >= m or not len(r):
+        return np.arange(len(r))
+    values = np.zeros((rows, m), dtype=np.float64)
+    values[r, c] = sim
+    cut = -np.partition(-values, neighbours - 1, axis=1)[:, neighbours - 1]
+    above = sim > cut[r]
+    room = neighbours - np.bincount(r[above], minlength=rows)
+    tied = np.flatnonzero(sim == cut[r])
+    # Rank of each tied entry within its row (entries are in column order).
+    first = np.searchsorted(r[tied], r[tied], side="left")
+    take = tied[np.arange(len(tied)) - first < room[r[tied]]]
+    out = np.sort(np.concatenate([np.flatnonzero(above), take]))
+    return out
 
 
 def model_bytes(w: sp.csr_matrix) -> int:

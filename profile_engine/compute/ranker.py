@@ -12,7 +12,7 @@ baseline) by 12% NDCG@10 (0.114 vs 0.102), with parameters chosen on the validat
 
 Two families (``RankerParams.family``), chosen per shop by ``profile_engine.tuning``:
 - ``ease``: the ``max_items`` products with the most users (dense max_items^2 float32
-  weights: 64 MB at 4,000, about 0.5 GB peak in the float64 inverse of ``fit``);
+  weights: 64 MB at 4,000, twice that at the peak of ``compute.ease``'s float32 Cholesky);
 - ``knn``: item-KNN with shrinkage (``compute.item_knn``) over every product with an
   interaction, in memory that grows with the co-occurring pairs, not the catalogue squared.
 Views, cart adds and purchases all train both, each with its own weight (tuned too).
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes, item_knn, priors
+from profile_engine.compute import codes, ease, item_knn, priors
 
 # Users scored per matrix product, and the most score cells one batch holds (float64):
 # bounds a task's scratch whatever the number of modelled items.
@@ -185,18 +185,6 @@ def local_gram(
     return gram
 
 
-def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
-    """EASE closed form: P = (G + lam I)^-1, B = I - P diag(1/diag(P)), diagonal zero."""
-    g = np.array(gram, dtype=np.float64, copy=True)
-    g[np.diag_indices_from(g)] += lam
-    p = np.linalg.inv(g)
-    del g  # in place from here: peak two float64 m x m matrices, not four
-    p /= -np.diag(p)
-    np.fill_diagonal(p, 0.0)
-    out: np.ndarray = p.astype(np.float32)
-    return out
-
-
 def fit(
     gram: np.ndarray | sp.spmatrix,
     stats: pd.DataFrame,
@@ -207,20 +195,46 @@ def fit(
 ) -> RankerModel:
     """The model from the summed Gram matrix and item stats (runs once, on one worker).
     ``categories``: category code per catalogue product, for the category prior."""
+    return with_weights(
+        fit_weights(gram, params), stats, columns, n_products, params, categories
+    )
+
+
+# The settings ``fit_weights`` depends on (with the Gram's: its columns and weighting):
+# trials that differ only in others can share the weights (``tuning.fit_memo``).
+WEIGHT_FIELDS = (
+    "family", "max_items", "lam", "knn_neighbours", "knn_shrink",
+    "gram_half_life_days", "view_weight", "cart_weight",
+)
+
+
+def fit_weights(
+    gram: np.ndarray | sp.spmatrix, params: RankerParams
+) -> np.ndarray | sp.csr_matrix:
+    """The item-item weights of ``params.family`` from the summed Gram matrix."""
+    if not gram.shape[0]:
+        return np.zeros((0, 0), np.float32)
+    if params.family == "knn":
+        return item_knn.weights(gram, params.knn_neighbours, params.knn_shrink)
+    dense = gram.toarray() if sp.issparse(gram) else gram  # type: ignore[union-attr]
+    return ease.weights(np.asarray(dense), params.lam)
+
+
+def with_weights(
+    weights: np.ndarray | sp.csr_matrix,
+    stats: pd.DataFrame,
+    columns: np.ndarray,
+    n_products: int,
+    params: RankerParams,
+    categories: np.ndarray | None = None,
+) -> RankerModel:
+    """The model around fitted ``weights``: the popularity priors from ``stats``."""
     recent = stats.groupby("pcode", sort=False)["recent"].sum()
     present = recent.reindex(columns).fillna(0.0).to_numpy(np.float64)
     category = (
         np.zeros(len(columns), np.int32) if categories is None
         else categories[columns].astype(np.int32)
     )
-    weights: np.ndarray | sp.csr_matrix
-    if not len(columns):
-        weights = np.zeros((0, 0), np.float32)
-    elif params.family == "knn":
-        weights = item_knn.weights(gram, params.knn_neighbours, params.knn_shrink)
-    else:
-        dense = gram.toarray() if sp.issparse(gram) else gram  # type: ignore[union-attr]
-        weights = ease_weights(np.asarray(dense), params.lam)
     return RankerModel(
         columns=columns.astype(np.int32),
         position=_lookup(columns, n_products),

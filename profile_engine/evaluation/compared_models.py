@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import item_knn, profiles, ranker
+from profile_engine.compute import ease, item_knn, profiles, ranker
 
 # The most score cells (users x items, float64) one batch of ``recommend`` holds.
 BATCH_CELLS = 8_000_000
@@ -155,7 +155,7 @@ class Ease:
         pop = np.asarray(self._x.sum(axis=0)).ravel()
         self._cols = np.sort(np.argsort(-pop, kind="stable")[:MAX_DENSE_ITEMS])
         xc = self._x[:, self._cols]
-        self._b = ranker.ease_weights((xc.T @ xc).toarray(), self.lam)
+        self._b = ease.weights((xc.T @ xc).toarray(), self.lam)
 
     def _scores(self, users: np.ndarray) -> np.ndarray:
         out = np.full((len(users), self._x.shape[1]), -np.inf)
@@ -208,6 +208,22 @@ class EngineRanker:
             self._model = ranker_jobs.fit(
                 self.client, self._parts, n_items, self._as_of, self.params, self.categories
             ).model
+
+    @classmethod
+    def fitted(
+        cls,
+        params: ranker.RankerParams,
+        name: str,
+        categories: np.ndarray | None,
+        items: pd.DataFrame,
+        model: ranker.RankerModel,
+        as_of_ms: int,
+    ) -> EngineRanker:
+        """One already fitted in this process on ``items`` (``train_items`` of the train
+        rows): the tuning's trials share weights between them (``tuning.fit_memo``)."""
+        out = cls(params, name=name, categories=categories)
+        out._items, out._model, out._as_of = items, model, as_of_ms
+        return out
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         if self.client is not None:

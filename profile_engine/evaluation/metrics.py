@@ -15,10 +15,8 @@ def ranking_metrics(
     n = len(relevant)
     if n == 0:
         return {}
-    hits = np.zeros((n, top.shape[1]), dtype=bool)
+    hits = _hits(top, relevant)
     n_rel = np.array([len(r) for r in relevant], dtype=np.float64)
-    for row, rel in enumerate(relevant):
-        hits[row] = np.isin(top[row], rel)
     discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
     out: dict[str, float] = {}
     for k in CUTOFFS:
@@ -47,11 +45,24 @@ def ndcg_per_user(top: np.ndarray, relevant: list[np.ndarray], k: int = 10) -> n
     """NDCG@k of each user (the mean is ``ranking_metrics``' figure): paired comparisons
     of two models need the per-user values."""
     n = len(relevant)
-    out = np.zeros(n, dtype=np.float64)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.cumsum(discount)
-    for row, rel in enumerate(relevant):
-        if len(rel):
-            hits = np.isin(top[row, :k], rel)
-            out[row] = (hits * discount[: hits.shape[0]]).sum() / ideal[min(len(rel), k) - 1]
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    hits = _hits(top[:, :k], relevant)
+    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    n_rel = np.array([len(r) for r in relevant], dtype=np.int64)
+    ideal = np.concatenate([[1.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    out: np.ndarray = (hits * discount).sum(axis=1) / ideal[np.minimum(n_rel, k)]
     return out
+
+
+def _hits(top: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
+    """(users, depth) bool: whether each listed code is among its user's relevant ones. One
+    sorted lookup over every (user, code) pair, not a loop per user."""
+    n = len(relevant)
+    sizes = np.fromiter((len(r) for r in relevant), dtype=np.int64, count=n)
+    rel = np.concatenate(relevant).astype(np.int64) if sizes.sum() else np.zeros(0, np.int64)
+    width = int(max(top.max(initial=0), rel.max(initial=0))) + 1
+    rel_keys = np.repeat(np.arange(n, dtype=np.int64), sizes) * width + rel
+    top_keys = np.arange(n, dtype=np.int64)[:, None] * width + top
+    hits: np.ndarray = np.isin(top_keys, rel_keys) & (top >= 0)
+    return hits

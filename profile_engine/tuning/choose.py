@@ -32,7 +32,7 @@ from generation import ModelChoice, ModelTrial
 from profile_engine.compute import codes
 from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation.split import Split, validation_split
-from profile_engine.tuning import space
+from profile_engine.tuning import fit_memo, space
 from profile_engine.tuning.trials import BASELINES, RANKED, RANKER, Candidate, Outcome, run
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,25 @@ def choose(
     interactions). ``categories``: category code per catalogue product. Trials run on
     ``client``'s workers when given, else here, one after the other."""
     started = time.perf_counter()
+    try:
+        return _choose(frame, categories, defaults, budget_s, client, started)
+    finally:  # the weights the trials shared leave the workers (and this process)
+        fit_memo.clear()
+        if client is not None:
+            try:
+                client.run(fit_memo.clear)
+            except Exception as exc:  # noqa: BLE001 - a lost worker took its memo with it
+                log.warning("could not clear the tuning's weights on the workers: %s", exc)
+
+
+def _choose(
+    frame: pd.DataFrame,
+    categories: np.ndarray,
+    defaults: RankerParams,
+    budget_s: float,
+    client: Any,
+    started: float,
+) -> Choice:
     split = validation_split(frame) if len(frame) else None
     if split is None or not len(split.eval_users):
         return Choice(RANKER, defaults, "ranker at its defaults: the validation split has no "

@@ -15,6 +15,7 @@ import numpy as np
 from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation import compared_models, metrics
 from profile_engine.evaluation.split import Split
+from profile_engine.tuning import fit_memo
 
 BASELINES = compared_models.BASELINES
 ITEM_NEIGHBOURS = compared_models.ITEM_NEIGHBOURS
@@ -65,8 +66,13 @@ def run(split: Split, candidate: Candidate, categories: np.ndarray, select: np.n
     taken. ``categories``: category code per catalogue product (indexed by ``split.items``);
     ``select``: the evaluated users whose mean chooses between candidates."""
     started = time.perf_counter()
-    model = candidate.model(categories[split.items])
-    model.fit(split.train, split.n_users, split.n_items)
+    cats = categories[split.items]
+    model: compared_models.Model
+    if candidate.params is not None:  # the engine's ranker: weights shared between trials
+        model = fit_memo.engine_ranker(split, candidate.params, cats, candidate.name)
+    else:
+        model = candidate.model(cats)
+        model.fit(split.train, split.n_users, split.n_items)
     top = model.recommend(split.eval_users, DEPTH)
     per_user = metrics.ndcg_per_user(top, split.relevant, 10)
     ndcg = float(per_user[select].mean()) if select.any() else 0.0

@@ -1,0 +1,76 @@
+"""What a worker keeps between the trials it runs on one validation split.
+
+Most rounds of the search change a setting the fitted item-item weights do not depend on
+(the popularity and category priors, the query's half-life: ``ranker.WEIGHT_FIELDS`` lists
+the ones they do), so the trials of such a round, and the first trial of the next round,
+share the best model's weights instead of fitting them again. The split's per-user item
+frame is built once too. One set of weights is kept (the last fitted: an EASE model is
+m^2 float32) and everything goes with the split, or at ``clear`` when the choice is made.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from profile_engine.compute import ranker
+from profile_engine.evaluation import compared_models
+from profile_engine.evaluation.split import Split
+
+
+@dataclass
+class _Kept:
+    split: weakref.ref[Split]
+    items: pd.DataFrame  # the split's train rows as the engine's per-user item frame
+    as_of_ms: int
+    key: tuple[Any, ...] | None = None  # WEIGHT_FIELDS of the weights kept
+    weights: Any = None
+
+
+_kept: _Kept | None = None
+
+
+def clear() -> None:
+    """Drop what is kept (the weights can be hundreds of MB)."""
+    global _kept
+    _kept = None
+
+
+def engine_ranker(
+    split: Split, params: ranker.RankerParams, categories: np.ndarray, name: str
+) -> compared_models.EngineRanker:
+    """The engine's ranker at ``params`` fitted on ``split.train`` (``categories``: per
+    dense train item), through what this process kept from earlier trials on the split."""
+    kept = _for(split)
+    stats = ranker.local_item_stats(kept.items, kept.as_of_ms, params)
+    columns = ranker.choose_columns(stats, split.n_items, params)
+    key = tuple(getattr(params, f) for f in ranker.WEIGHT_FIELDS)
+    if kept.key != key:
+        kept.weights = None  # freed before the next weights are fitted, not after
+        gram = ranker.local_gram(kept.items, columns, split.n_items, kept.as_of_ms, params)
+        kept.weights = ranker.fit_weights(gram, params)
+        kept.key = key
+    model = ranker.with_weights(kept.weights, stats, columns, split.n_items, params, categories)
+    return compared_models.EngineRanker.fitted(
+        params, name, categories, kept.items, model, kept.as_of_ms
+    )
+
+
+def _for(split: Split) -> _Kept:
+    global _kept
+    if _kept is None or _kept.split() is not split:
+        _kept = None
+        items = compared_models.train_items(split.train)
+        _kept = _Kept(weakref.ref(split), items, int(split.train["ts"].max()))
+        weakref.finalize(split, _forget_dead)
+    return _kept
+
+
+def _forget_dead() -> None:
+    """A split was collected: drop what was kept for it (not what a newer split has)."""
+    if _kept is not None and _kept.split() is None:
+        clear()

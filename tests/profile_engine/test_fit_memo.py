@@ -1,0 +1,99 @@
+"""The tuning's trials share fitted weights on a worker (``tuning.fit_memo``): a trial through
+the memo scores exactly as one fitted from scratch, whatever the order the settings come in,
+and the weights are fitted again as soon as a setting they depend on changes."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from profile_engine import synthetic
+from profile_engine.compute import ranker
+from profile_engine.compute.ranker import RankerParams
+from profile_engine.evaluation import compared_models, metrics
+from profile_engine.evaluation.split import validation_split
+from profile_engine.tuning import fit_memo, trials
+from tests.profile_engine.test_model_choice import _categories, _interactions
+
+
+@pytest.fixture(scope="module")
+def split_and_categories():  # type: ignore[no-untyped-def]
+    shop = synthetic.generate(users=1200, products=150, days=30, seed=5)
+    split = validation_split(_interactions(shop))
+    assert split is not None and len(split.eval_users)
+    return split, _categories(shop)
+
+
+def _dense(weights: np.ndarray | sp.spmatrix) -> np.ndarray:
+    return np.asarray(weights.toarray() if sp.issparse(weights) else weights)
+
+
+def _fresh_ndcg(split, params: RankerParams, cats: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    model = compared_models.EngineRanker(params, name="ranker", categories=cats[split.items])
+    model.fit(split.train, split.n_users, split.n_items)
+    return metrics.ndcg_per_user(model.recommend(split.eval_users, 10), split.relevant, 10)
+
+
+@pytest.mark.parametrize("family", ["ease", "knn"])
+def test_a_trial_through_the_memo_scores_as_a_fresh_fit(split_and_categories, family) -> None:  # type: ignore[no-untyped-def]
+    split, cats = split_and_categories
+    base = RankerParams(family=family, max_items=200)
+    # Each step changes one setting from the step before: scoring-only ones (weights kept)
+    # and ones the weights depend on (fitted again).
+    sequence = [
+        base,
+        replace(base, popularity_weight=0.0),
+        replace(base, category_weight=1.0, query_half_life_days=7.0),
+        replace(base, view_weight=1.0),
+        replace(base, cart_weight=0.2),
+        replace(base, popularity_half_life_days=30.0),
+        replace(base, gram_half_life_days=30.0),
+        replace(base, lam=50.0) if family == "ease" else replace(base, knn_neighbours=5),
+        replace(base, lam=50.0, popularity_weight=0.4) if family == "ease"
+        else replace(base, knn_neighbours=5, knn_shrink=0.0),
+    ]
+    select = np.ones(len(split.eval_users), dtype=bool)
+    fit_memo.clear()
+    for params in sequence:
+        outcome = trials.run(split, trials.Candidate.ranker(params), cats, select)
+        expected = _fresh_ndcg(split, params, cats)
+        np.testing.assert_array_equal(outcome.per_user, expected.astype(np.float32))
+        shared = fit_memo.engine_ranker(split, params, cats[split.items], "ranker")._model
+        fresh = ranker.fit_frame(compared_models.train_items(split.train), split.n_items,
+                                 int(split.train["ts"].max()), params, cats[split.items])
+        assert _dense(shared.weights).tobytes() == _dense(fresh.weights).tobytes(), params
+        np.testing.assert_array_equal(shared.prior, fresh.prior)
+        np.testing.assert_array_equal(shared.category_prior, fresh.category_prior)
+    fit_memo.clear()
+
+
+def test_weights_are_shared_only_while_their_settings_hold(split_and_categories) -> None:  # type: ignore[no-untyped-def]
+    split, cats = split_and_categories
+    c = cats[split.items]
+    base = RankerParams(family="ease", max_items=200)
+    fit_memo.clear()
+    first = fit_memo.engine_ranker(split, base, c, "ranker")._model.weights
+    same = fit_memo.engine_ranker(split, replace(base, popularity_weight=0.0), c, "r")._model
+    assert same.weights is first and same.params.popularity_weight == 0.0
+    refit = fit_memo.engine_ranker(split, replace(base, lam=999.0), c, "ranker")._model.weights
+    assert refit is not first and not np.array_equal(refit, first)
+    # Another split (even an equal one) never gets this one's weights.
+    other = replace(split)
+    assert fit_memo.engine_ranker(other, replace(base, lam=999.0), c, "r")._model.weights \
+        is not refit
+    fit_memo.clear()
+    assert fit_memo._kept is None
+
+
+def test_what_was_kept_goes_with_its_split(split_and_categories) -> None:  # type: ignore[no-untyped-def]
+    split, cats = split_and_categories
+    copy = replace(split)
+    fit_memo.engine_ranker(copy, RankerParams(family="knn"), cats[copy.items], "ranker")
+    assert fit_memo._kept is not None
+    del copy
+    gc.collect()
+    assert fit_memo._kept is None
