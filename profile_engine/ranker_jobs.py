@@ -89,7 +89,7 @@ def _score_part(
 ) -> pd.DataFrame:
     """The evaluation's scoring: the listed users, every train item of theirs excluded."""
     mine = part[np.isin(part["uid"].to_numpy(), users)]
-    return ranker.score(model, mine, as_of_ms, k, exclude=mine)
+    return ranker.score(model, mine, as_of_ms, k, exclude=mine, reasons=False)
 
 
 def score_users(

@@ -288,11 +288,13 @@ def score(
     k: int,
     exclude: pd.DataFrame | None = None,
     allowed: np.ndarray | None = None,
+    reasons: bool = True,
 ) -> pd.DataFrame:
     """Top ``k`` model items per user of ``items`` (RANKED_DTYPES, best first).
 
     ``exclude`` (uid, pcode) rows are never returned (the engine passes bought products,
     the evaluation every train item); ``allowed`` masks catalogue codes (in stock).
+    Without ``reasons`` (the evaluation: only the lists count) source columns are -1.
     """
     m = len(model.columns)
     if items.empty or m == 0:
@@ -312,7 +314,10 @@ def score(
         )
     blocked = np.zeros(m, dtype=bool) if allowed is None else ~allowed[model.columns]
     # For reasons: each row's strongest event type, in the same sparse layout as ``x``.
-    kinds, _ = _matrix(items, model.position, m, items["etype"].to_numpy(np.float64) + 1)
+    kinds = (
+        _matrix(items, model.position, m, items["etype"].to_numpy(np.float64) + 1)[0]
+        if reasons else None
+    )
     k = min(k, m)
     batch = max(16, min(SCORE_BATCH, SCORE_CELLS // m))
     out: list[pd.DataFrame] = []
@@ -321,11 +326,11 @@ def score(
         product = xb @ model.weights
         s = np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float32)
         s /= np.abs(s).max(axis=1, keepdims=True) + 1e-9
-        personal = s.copy()
+        personal = s.copy() if kinds is not None else None  # what the reasons weigh
         s += p.popularity_weight * model.prior
         if p.category_weight > 0:
-            s += p.category_weight * priors.category_scores(
-                xb, model.category, model.category_prior
+            s += priors.category_scores(
+                xb, model.category, model.category_prior, p.category_weight
             )
         s[:, blocked] = -np.inf
         rows, cols = banned[lo : lo + batch].nonzero()
@@ -336,10 +341,14 @@ def score(
         best = np.take_along_axis(s, top, axis=1)
         # The reason is the user's biggest contributor, unless the priors outweigh the
         # whole personal part of the score.
-        own = np.take_along_axis(personal, top, axis=1)
-        mine = own > best - own
-        kind_data = kinds.data[kinds.indptr[lo] : kinds.indptr[lo + len(xb.indptr) - 1]]
-        source, source_etype = _reasons(xb, kind_data, model, top, mine)
+        if kinds is not None and personal is not None:
+            own = np.take_along_axis(personal, top, axis=1)
+            mine = own > best - own
+            kind_data = kinds.data[kinds.indptr[lo] : kinds.indptr[lo + len(xb.indptr) - 1]]
+            source, source_etype = _reasons(xb, kind_data, model, top, mine)
+        else:
+            source = np.full(top.shape, -1, dtype=np.int32)
+            source_etype = np.full(top.shape, -1, dtype=np.int8)
         valid = np.isfinite(best)
         out.append(
             pd.DataFrame(

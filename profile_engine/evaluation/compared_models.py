@@ -234,7 +234,7 @@ class EngineRanker:
             )
             return as_matrix(ranked, users, k)
         mine = self._items[np.isin(self._items["uid"].to_numpy(), users)]
-        ranked = ranker.score(self._model, mine, self._as_of, k, exclude=mine)
+        ranked = ranker.score(self._model, mine, self._as_of, k, exclude=mine, reasons=False)
         return as_matrix(ranked, users, k)
 
 

@@ -216,7 +216,7 @@ def _measure(
         modelled = (model.position[mine["pcode"].to_numpy()] >= 0).any()
         # score() needs one modelled item among the users' (a small partition may have none).
         ranked = (
-            ranker.score(model, mine, as_of, DEPTH, exclude=mine)
+            ranker.score(model, mine, as_of, DEPTH, exclude=mine, reasons=False)
             if modelled
             else codes.empty_frame(ranker.RANKED_DTYPES)
         )

@@ -72,7 +72,10 @@ def test_the_category_prior_favours_the_users_categories() -> None:
     assert prior.tolist() == [1.0, 0.5, 1.0 / 3.0, 1.0]
     scores = priors.category_scores(x, category, prior)
     assert scores[0].tolist() == [1.0, 0.5, 0.0, 0.0]
-    assert scores[1].tolist() == [0.0, 0.0, 1.0 / 3.0, 1.0]
+    assert scores.dtype == np.float32  # added to float32 scores: no float64 scratch
+    np.testing.assert_array_equal(scores[1], np.float32([0.0, 0.0, 1.0 / 3.0, 1.0]))
+    weighted = priors.category_scores(x, category, prior, weight=3.0)
+    np.testing.assert_allclose(weighted, 3.0 * scores, rtol=1e-6)
 
 
 def test_the_model_choice_round_trips_through_the_manifest() -> None:
@@ -88,3 +91,33 @@ def test_the_model_choice_round_trips_through_the_manifest() -> None:
     assert payloads.decode_manifest(payloads.encode_manifest(m)).model == choice
     older = Manifest("20260101T000000Z-aaaaaa", "2026-01-01T00:00:00Z")
     assert payloads.decode_manifest(payloads.encode_manifest(older)).model is None
+
+
+def test_dense_and_sparse_pruning_pick_the_same_neighbours(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Integer co-occurrence counts tie often: both ways of pruning keep the lower column."""
+    rng = np.random.default_rng(3)
+    x = sp.csr_matrix((rng.random((300, 80)) < 0.3) * rng.integers(1, 3, (300, 80)))
+    gram = (x.T @ x).astype(np.float64)
+    for neighbours, shrink in ((1, 0.0), (7, 0.0), (7, 10.0), (90, 0.0)):
+        monkeypatch.setattr(item_knn, "DENSE_SHARE", 0.0)  # every block dense
+        dense = item_knn.weights(gram, neighbours, shrink)
+        monkeypatch.setattr(item_knn, "DENSE_SHARE", 2.0)  # none
+        by_sort = item_knn.weights(gram, neighbours, shrink)
+        assert (dense != by_sort).nnz == 0, (neighbours, shrink)
+        assert np.diff(dense.indptr).max() <= neighbours
+
+
+def test_lists_without_reasons_are_the_same_lists() -> None:
+    as_of = 100 * DAY
+    p, v = codes.PURCHASE, codes.VIEW
+    rows = [(u, u % 40, p) for u in range(300)] + [(u, (u * 7) % 40, v) for u in range(300)]
+    items = _items(rows, as_of)
+    for params in (ranker.RankerParams(max_items=30, category_weight=1.0),
+                   ranker.RankerParams(family="knn", category_weight=1.0)):
+        model = ranker.fit_frame(items, 40, as_of, params, np.arange(40) % 4)
+        full = ranker.score(model, items, as_of, 5, exclude=items)
+        bare = ranker.score(model, items, as_of, 5, exclude=items, reasons=False)
+        pd.testing.assert_frame_equal(full[["uid", "pcode", "score"]],
+                                      bare[["uid", "pcode", "score"]])
+        assert (full["source"] >= 0).any() and (bare["source"] == -1).all()
+        assert (bare["source_etype"] == -1).all()
