@@ -170,6 +170,13 @@ def measure(args: argparse.Namespace, base: Path, endpoint: str) -> Measured:
     return Measured(n, dask1, carried, engines, checks, mem1, mem4)
 
 
+def _tuning(model: Any) -> dict[str, Any] | None:
+    """The tuning night's search: trials run, seconds used of the budget."""
+    if model is None:
+        return None
+    return {"trials": len(model.trials), "used_s": model.used_s, "budget_s": model.budget_s}
+
+
 def engine_rows(m: Measured) -> list[dict[str, Any]]:
     """Seconds, events/s and ratio to the Dask aggregation stages, per engine row."""
     agg = m.dask["agg_seconds"]
@@ -228,6 +235,10 @@ def print_engines(args: argparse.Namespace, m: Measured, table: list[dict[str, A
     model = m.dask["report"].model
     if model is not None:
         print(f"served model: {model.served} ({model.reason[:160]})")
+        print(f"tuning night: {len(model.trials)} trials in {model.used_s:.1f} s of a "
+              f"{model.budget_s:.0f} s budget"
+              + (" (the search ran to the end)" if model.used_s < model.budget_s else
+                 " (cut by the budget)"))
     for name, e in m.engines.items():
         if name == "pyspark":
             for night, run in (("tuning night", m.dask), ("choice carried", m.carried)):
@@ -327,6 +338,7 @@ def write_json(
         "whole_job": _whole_job(m, m.dask),
         "whole_job_choice_carried": _whole_job(m, m.carried),
         "served_model": m.dask["report"].model.served if m.dask["report"].model else None,
+        "tuning": _tuning(m.dask["report"].model),
         "publish": {
             "seconds": round(m.dask["publish_seconds"], 2),
             "items": sum(m.dask["report"].published.values()),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -237,13 +238,15 @@ def _best(outcomes: list[Outcome]) -> Outcome:
 
 
 def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
+    search = uuid.uuid4().hex
+
     def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
         deadline = None if left is None else time.perf_counter() + left
         out = []
         for c in candidates:
             if deadline is not None and time.perf_counter() > deadline:
                 break
-            out.append(run(split, c, categories, select))
+            out.append(run(split, c, categories, select, search))
         return out
 
     return runner
@@ -252,11 +255,16 @@ def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
 def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.ndarray) -> (
     Runner
 ):
-    """Trials as tasks on every worker; the split and categories are sent once."""
+    """Trials as tasks on every worker; the split and categories are sent once. ``search``
+    names this search: a worker short of memory spills the split and reads it back as a new
+    object, and its trials must still find the weights they share (``fit_memo``)."""
     refs = client.scatter([split, categories, select], broadcast=True, hash=False)
+    search = uuid.uuid4().hex
 
     def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
-        futures = [client.submit(run, refs[0], c, *refs[1:], pure=False) for c in candidates]
+        futures = [
+            client.submit(run, refs[0], c, *refs[1:], search, pure=False) for c in candidates
+        ]
         try:
             wait(futures, timeout=left)  # type: ignore[no-untyped-call]
         except TimeoutError:

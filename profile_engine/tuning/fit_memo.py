@@ -5,7 +5,8 @@ Most rounds of the search change a setting the fitted item-item weights do not d
 the ones they do), so the trials of such a round, and the first trial of the next round,
 share the best model's weights instead of fitting them again. The split's per-user item
 frame is built once too. One set of weights is kept (the last fitted: an EASE model is
-m^2 float32) and everything goes with the split, or at ``clear`` when the choice is made.
+m^2 float32); everything goes at ``clear`` when the choice is made (or with the split
+object, for trials outside a named search).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from profile_engine.evaluation.split import Split
 @dataclass
 class _Kept:
     split: weakref.ref[Split]
+    search: str | None  # the search the trials belong to (None: the split object decides)
     items: pd.DataFrame  # the split's train rows as the engine's per-user item frame
     as_of_ms: int
     key: tuple[Any, ...] | None = None  # WEIGHT_FIELDS of the weights kept
@@ -41,11 +43,18 @@ def clear() -> None:
 
 
 def engine_ranker(
-    split: Split, params: ranker.RankerParams, categories: np.ndarray, name: str
+    split: Split,
+    params: ranker.RankerParams,
+    categories: np.ndarray,
+    name: str,
+    search: str | None = None,
 ) -> compared_models.EngineRanker:
     """The engine's ranker at ``params`` fitted on ``split.train`` (``categories``: per
-    dense train item), through what this process kept from earlier trials on the split."""
-    kept = _for(split)
+    dense train item), through what this process kept from earlier trials on the split.
+    ``search`` names the search the trial is part of: a worker that spilled the split to
+    disk reads it back as another object, and the trials still share (``choose`` clears
+    the workers' memos when the search ends)."""
+    kept = _for(split, search)
     stats = ranker.local_item_stats(kept.items, kept.as_of_ms, params)
     columns = ranker.choose_columns(stats, split.n_items, params)
     key = tuple(getattr(params, f) for f in ranker.WEIGHT_FIELDS)
@@ -60,17 +69,22 @@ def engine_ranker(
     )
 
 
-def _for(split: Split) -> _Kept:
+def _for(split: Split, search: str | None) -> _Kept:
     global _kept
-    if _kept is None or _kept.split() is not split:
+    same = _kept is not None and (
+        _kept.search == search if search is not None else _kept.split() is split
+    )
+    if not same:
         _kept = None
         items = compared_models.train_items(split.train)
-        _kept = _Kept(weakref.ref(split), items, int(split.train["ts"].max()))
-        weakref.finalize(split, _forget_dead)
+        _kept = _Kept(weakref.ref(split), search, items, int(split.train["ts"].max()))
+        if search is None:  # kept for this object only: goes with it
+            weakref.finalize(split, _forget_dead)
+    assert _kept is not None
     return _kept
 
 
 def _forget_dead() -> None:
     """A split was collected: drop what was kept for it (not what a newer split has)."""
-    if _kept is not None and _kept.split() is None:
+    if _kept is not None and _kept.search is None and _kept.split() is None:
         clear()

@@ -59,17 +59,22 @@ class Outcome:
     seconds: float
 
 
-def run(split: Split, candidate: Candidate, categories: np.ndarray, select: np.ndarray) -> (
-    Outcome
-):
+def run(
+    split: Split,
+    candidate: Candidate,
+    categories: np.ndarray,
+    select: np.ndarray,
+    search: str | None = None,
+) -> Outcome:
     """Fit on ``split.train``, rank for ``split.eval_users``: their NDCG@10 and the time
     taken. ``categories``: category code per catalogue product (indexed by ``split.items``);
-    ``select``: the evaluated users whose mean chooses between candidates."""
+    ``select``: the evaluated users whose mean chooses between candidates; ``search``: names
+    the search this trial is part of (trials of one search share fitted weights)."""
     started = time.perf_counter()
     cats = categories[split.items]
     model: compared_models.Model
     if candidate.params is not None:  # the engine's ranker: weights shared between trials
-        model = fit_memo.engine_ranker(split, candidate.params, cats, candidate.name)
+        model = fit_memo.engine_ranker(split, candidate.params, cats, candidate.name, search)
     else:
         model = candidate.model(cats)
         model.fit(split.train, split.n_users, split.n_items)

@@ -5,6 +5,7 @@ and the weights are fitted again as soon as a setting they depend on changes."""
 from __future__ import annotations
 
 import gc
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -97,3 +98,22 @@ def test_what_was_kept_goes_with_its_split(split_and_categories) -> None:  # typ
     del copy
     gc.collect()
     assert fit_memo._kept is None
+
+
+def test_a_search_shares_across_a_split_read_back_from_disk(split_and_categories) -> None:  # type: ignore[no-untyped-def]
+    """A worker short of memory spills the scattered split and reads it back as a new object
+    (pickled, as Dask does): the trials of the same search still share the weights."""
+    split, cats = split_and_categories
+    base = RankerParams(family="knn")
+    fit_memo.clear()
+    first = fit_memo.engine_ranker(split, base, cats[split.items], "r", "search-1")
+    spilled = pickle.loads(pickle.dumps(split))
+    again = fit_memo.engine_ranker(spilled, replace(base, popularity_weight=0.0),
+                                   cats[split.items], "r", "search-1")
+    assert again._model.weights is first._model.weights
+    del spilled
+    gc.collect()
+    assert fit_memo._kept is not None  # a named search's memo goes at clear(), not with a copy
+    other = fit_memo.engine_ranker(split, base, cats[split.items], "r", "search-2")
+    assert other._model.weights is not first._model.weights
+    fit_memo.clear()
