@@ -34,7 +34,15 @@ from profile_engine.compute import codes
 from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation.split import Split, validation_split
 from profile_engine.tuning import fit_memo, space
-from profile_engine.tuning.trials import BASELINES, RANKED, RANKER, Candidate, Outcome, run
+from profile_engine.tuning.trials import (
+    BASELINES,
+    RANKED,
+    RANKER,
+    Candidate,
+    Outcome,
+    run,
+    run_held,
+)
 
 log = logging.getLogger(__name__)
 
@@ -255,22 +263,21 @@ def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
 def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.ndarray) -> (
     Runner
 ):
-    """Trials as tasks on every worker; the split and categories are sent once. ``search``
-    names this search: a worker short of memory spills the split and reads it back as a new
-    object, and its trials must still find the weights they share (``fit_memo``)."""
-    refs = client.scatter([split, categories, select], broadcast=True, hash=False)
+    """Trials as tasks on every worker; the split and categories are sent to each worker
+    once and held there (``fit_memo.hold``), and the trials run only where they are held."""
     search = uuid.uuid4().hex
+    try:
+        holders = list(client.run(fit_memo.hold, search, split, categories, select))
+    except Exception as exc:  # noqa: BLE001 - a worker lost while receiving the split
+        raise TrialsFailed(f"the tuning's data could not reach the workers ({exc})") from exc
 
     def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
         futures = [
-            client.submit(run, refs[0], c, *refs[1:], search, pure=False) for c in candidates
+            client.submit(run_held, search, c, workers=holders, allow_other_workers=False,
+                          pure=False)
+            for c in candidates
         ]
-        try:
-            wait(futures, timeout=left)  # type: ignore[no-untyped-call]
-        except TimeoutError:
-            pass  # the budget is spent: the finished trials count, the others are cancelled
-        except CancelledError as exc:  # the scattered split was lost with its workers
-            raise TrialsFailed(f"the tuning's data was lost with a worker ({exc})") from exc
+        _wait(client, futures, left, holders)
         failed = [f for f in futures if f.status == "error"]
         if failed:  # most often a worker killed for memory: the trials stop here
             why = failed[0].exception()
@@ -282,3 +289,30 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
         return list(client.gather(done))
 
     return runner
+
+
+# How often a wait on trials checks that a worker holding the split is still there.
+CHECK_EVERY_S = 5.0
+
+
+def _wait(client: Any, futures: list[Any], left: float | None, holders: list[str]) -> None:
+    """Until the trials end or ``left`` seconds pass; TrialsFailed when every worker that
+    holds the split is gone (the trials could never run)."""
+    deadline = None if left is None else time.perf_counter() + left
+    while True:
+        step = CHECK_EVERY_S if deadline is None else min(
+            CHECK_EVERY_S, deadline - time.perf_counter()
+        )
+        try:
+            wait(futures, timeout=max(step, 0.0))  # type: ignore[no-untyped-call]
+            return
+        except TimeoutError:
+            pass
+        except CancelledError as exc:
+            raise TrialsFailed(f"the tuning's trials were cancelled ({exc})") from exc
+        if deadline is not None and time.perf_counter() >= deadline:
+            return  # the budget is spent: the finished trials count, the others are cancelled
+        alive = set(client.scheduler_info().get("workers", {}))
+        if not alive & set(holders):
+            client.cancel(futures)
+            raise TrialsFailed("every worker holding the tuning's split was lost")

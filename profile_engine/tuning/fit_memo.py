@@ -34,12 +34,31 @@ class _Kept:
 
 
 _kept: _Kept | None = None
+# The search a worker holds the inputs of (``hold``): its name, split, categories, select.
+_held: tuple[str, Split, np.ndarray, np.ndarray] | None = None
 
 
 def clear() -> None:
-    """Drop what is kept (the weights can be hundreds of MB)."""
-    global _kept
-    _kept = None
+    """Drop what is kept and held (the weights can be hundreds of MB)."""
+    global _kept, _held
+    _kept = _held = None
+
+
+def hold(search: str, split: Split, categories: np.ndarray, select: np.ndarray) -> None:
+    """Keep a search's inputs in this worker process for its trials (``held``). Outside
+    Dask's managed memory on purpose: a worker past its spill threshold would write a
+    scattered split to disk and read it back for every trial."""
+    global _held
+    _held = (search, split, categories, select)
+
+
+def held(search: str) -> tuple[Split, np.ndarray, np.ndarray]:
+    """The split, categories and select ``hold`` kept for ``search``; LookupError when this
+    process holds another search's or none (a worker restarted during the search)."""
+    if _held is None or _held[0] != search:
+        raise LookupError(f"this worker does not hold the tuning search {search}'s split "
+                          "(restarted since the search began?)")
+    return _held[1], _held[2], _held[3]
 
 
 def engine_ranker(

@@ -82,3 +82,9 @@ def run(
     per_user = metrics.ndcg_per_user(top, split.relevant, 10)
     ndcg = float(per_user[select].mean()) if select.any() else 0.0
     return Outcome(candidate, ndcg, per_user.astype(np.float32), time.perf_counter() - started)
+
+
+def run_held(search: str, candidate: Candidate) -> Outcome:
+    """``run`` on the inputs this worker holds for ``search`` (``fit_memo.hold``)."""
+    split, categories, select = fit_memo.held(search)
+    return run(split, candidate, categories, select, search)

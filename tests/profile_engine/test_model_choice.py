@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from generation import layout, payloads
 from profile_engine import pipeline, synthetic, tuning
@@ -179,3 +180,21 @@ def test_failed_trials_fall_back_to_the_defaults_and_say_why(scheduler_address: 
                                client)
     assert choice.served == "ranker" and choice.params == RankerParams()
     assert "the tuning's first round failed" in choice.reason and "IndexError" in choice.reason
+
+
+def test_trials_stop_when_no_worker_holds_the_split(scheduler_address: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Trials run only on the workers that hold the split: with all of them gone, the wait
+    ends with TrialsFailed instead of waiting for trials no worker can run."""
+    import importlib
+    import time
+
+    from distributed import Client
+
+    choosing = importlib.import_module("profile_engine.tuning.choose")
+    monkeypatch.setattr(choosing, "CHECK_EVERY_S", 0.2)
+    with Client(scheduler_address) as client:
+        never = client.submit(time.sleep, 30, pure=False)
+        # (Had it waited for the task, the wait would have ended without an error.)
+        with pytest.raises(choosing.TrialsFailed, match="every worker holding"):
+            choosing._wait(client, [never], None, ["tcp://127.0.0.1:9"])
+        assert never.cancelled()
