@@ -77,7 +77,8 @@ class Choice:
         )
 
 
-Runner = Callable[[list[Candidate], float | None], list[Outcome]]
+# (candidates, seconds left or None: no limit, rank the selecting users only) -> outcomes
+Runner = Callable[[list[Candidate], float | None, bool], list[Outcome]]
 
 
 class TrialsFailed(Exception):
@@ -128,7 +129,7 @@ def _choose(
     etypes = set(np.unique(split.train["etype"].to_numpy()).tolist())
     first = [Candidate.ranker(p) for p in space.first_round(defaults, split.n_items)]
     try:
-        outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None)
+        outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None, False)
     except TrialsFailed as exc:
         return Choice(RANKER, defaults, f"ranker at its defaults: the tuning's first round "
                       f"failed ({exc}); lower PROFILE_ENGINE_TUNING_MAX_USERS or give the "
@@ -151,13 +152,21 @@ def _choose(
         assert params is not None
         try:
             tried = runner(
-                [Candidate.ranker(p) for p in space.variants(params, name, values)], left
+                [Candidate.ranker(p) for p in space.variants(params, name, values)], left, True
             )
         except TrialsFailed as exc:
             log.warning("tuning stopped after %d trials: %s", len(outcomes), exc)
             break
         outcomes += tried
         ranker_best = _best([ranker_best, *tried])
+    if ranker_best is not first_best:
+        # The search ranked only the selecting users: the guard needs the winner's figures
+        # on the held-out ones too (one more trial, whatever is left of the budget).
+        try:
+            ranker_best = runner([ranker_best.candidate], None, False)[0]
+        except TrialsFailed as exc:
+            log.warning("the tuned ranker could not be judged, the first round's is: %s", exc)
+            ranker_best = first_best
     baselines = [o for o in outcomes if o.candidate.name in BASELINES]
     used = time.perf_counter() - started
     label = (
@@ -248,13 +257,13 @@ def _best(outcomes: list[Outcome]) -> Outcome:
 def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
     search = uuid.uuid4().hex
 
-    def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
+    def runner(candidates: list[Candidate], left: float | None, only: bool) -> list[Outcome]:
         deadline = None if left is None else time.perf_counter() + left
         out = []
         for c in candidates:
             if deadline is not None and time.perf_counter() > deadline:
                 break
-            out.append(run(split, c, categories, select, search))
+            out.append(run(split, c, categories, select, search, only))
         return out
 
     return runner
@@ -271,9 +280,9 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
     except Exception as exc:  # noqa: BLE001 - a worker lost while receiving the split
         raise TrialsFailed(f"the tuning's data could not reach the workers ({exc})") from exc
 
-    def runner(candidates: list[Candidate], left: float | None) -> list[Outcome]:
+    def runner(candidates: list[Candidate], left: float | None, only: bool) -> list[Outcome]:
         futures = [
-            client.submit(run_held, search, c, workers=holders, allow_other_workers=False,
+            client.submit(run_held, search, c, only, workers=holders, allow_other_workers=False,
                           pure=False)
             for c in candidates
         ]

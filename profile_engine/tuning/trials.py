@@ -65,11 +65,14 @@ def run(
     categories: np.ndarray,
     select: np.ndarray,
     search: str | None = None,
+    selecting_only: bool = False,
 ) -> Outcome:
     """Fit on ``split.train``, rank for ``split.eval_users``: their NDCG@10 and the time
     taken. ``categories``: category code per catalogue product (indexed by ``split.items``);
     ``select``: the evaluated users whose mean chooses between candidates; ``search``: names
-    the search this trial is part of (trials of one search share fitted weights)."""
+    the search this trial is part of (trials of one search share fitted weights);
+    ``selecting_only``: rank the ``select`` users only (a search's later rounds: the others
+    judge only the finalists), their per-user figures NaN for the rest."""
     started = time.perf_counter()
     cats = categories[split.items]
     model: compared_models.Model
@@ -78,13 +81,17 @@ def run(
     else:
         model = candidate.model(cats)
         model.fit(split.train, split.n_users, split.n_items)
-    top = model.recommend(split.eval_users, DEPTH)
-    per_user = metrics.ndcg_per_user(top, split.relevant, 10)
-    ndcg = float(per_user[select].mean()) if select.any() else 0.0
-    return Outcome(candidate, ndcg, per_user.astype(np.float32), time.perf_counter() - started)
+    scored = select if selecting_only else np.ones(len(split.eval_users), dtype=bool)
+    top = model.recommend(split.eval_users[scored], DEPTH)
+    relevant = [r for r, keep in zip(split.relevant, scored, strict=True) if keep]
+    figures = metrics.ndcg_per_user(top, relevant, 10)
+    ndcg = float(figures[select[scored]].mean()) if select.any() else 0.0
+    per_user = np.full(len(split.eval_users), np.nan, dtype=np.float32)
+    per_user[scored] = figures
+    return Outcome(candidate, ndcg, per_user, time.perf_counter() - started)
 
 
-def run_held(search: str, candidate: Candidate) -> Outcome:
+def run_held(search: str, candidate: Candidate, selecting_only: bool = False) -> Outcome:
     """``run`` on the inputs this worker holds for ``search`` (``fit_memo.hold``)."""
     split, categories, select = fit_memo.held(search)
-    return run(split, candidate, categories, select, search)
+    return run(split, candidate, categories, select, search, selecting_only)

@@ -112,6 +112,28 @@ def test_a_shop_with_co_purchases_is_served_the_tuned_ranker(tmp_path: Path) -> 
     tuned = {k for o in choice.outcomes[5:] for k, v in o.candidate.settings().items()
              if v != choice.outcomes[0].candidate.settings().get(k)}
     assert {"view_weight", "cart_weight"} <= tuned or not choice.outcomes[5:]
+    # Later rounds rank the selecting users only; the guard judged the winner on all of them.
+    assert all(np.isnan(o.per_user).any() for o in choice.outcomes[5:])
+    assert not any(np.isnan(o.per_user).any() for o in choice.outcomes[:5])
+    assert "nan" not in choice.reason
+
+
+def test_a_trial_on_the_selecting_users_only_has_their_figures() -> None:
+    from profile_engine.evaluation.split import validation_split
+    from profile_engine.tuning import trials
+
+    shop = synthetic.generate(users=600, products=80, days=30, seed=8)
+    split = validation_split(_interactions(shop))
+    assert split is not None and len(split.eval_users) > 10
+    select = np.arange(len(split.eval_users)) % 3 != 0
+    cats = _categories(shop)
+    for candidate in (trials.Candidate.ranker(RankerParams()),
+                      trials.Candidate.baseline("category_popular")):
+        full = trials.run(split, candidate, cats, select)
+        part = trials.run(split, candidate, cats, select, selecting_only=True)
+        assert part.ndcg == full.ndcg
+        np.testing.assert_array_equal(part.per_user[select], full.per_user[select])
+        assert np.isnan(part.per_user[~select]).all()
 
 
 def test_no_budget_keeps_the_first_round_and_the_guard() -> None:
