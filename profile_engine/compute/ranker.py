@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes, ease, item_knn, priors
+from profile_engine.compute import codes, ease, item_knn, priors, top_k
 
 # Users scored per matrix product, and the most score cells one batch holds (float64):
 # bounds a task's scratch whatever the number of modelled items.
@@ -335,9 +335,7 @@ def score(
         s[:, blocked] = -np.inf
         rows, cols = banned[lo : lo + batch].nonzero()
         s[rows, cols] = -np.inf
-        top = np.argpartition(-s, kth=k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
+        top = top_k.best(s, k)
         best = np.take_along_axis(s, top, axis=1)
         # The reason is the user's biggest contributor, unless the priors outweigh the
         # whole personal part of the score.

@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from profile_engine.compute import ease, item_knn, profiles, ranker
+from profile_engine.compute.top_k import best as best_columns
 
 # The most score cells (users x items, float64) one batch of ``recommend`` holds.
 BATCH_CELLS = 8_000_000
@@ -45,13 +46,11 @@ def batched(users: np.ndarray, n_items: int, k: int, scores: Any, seen: sp.csr_m
 
 
 def top_k(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> np.ndarray:
-    """Best ``k`` item codes per row, the user's train items excluded."""
+    """Best ``k`` item codes per row, the user's train items excluded (ties: lower code)."""
     scores = np.array(scores, dtype=np.float64, copy=True)
     rows, cols = seen.nonzero()
     scores[rows, cols] = -np.inf
-    part = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    return best_columns(scores, k)
 
 
 class Model(Protocol):
@@ -90,6 +89,7 @@ class CategoryPopular:
     _x: sp.csr_matrix = field(init=False, repr=False)
     _share: sp.csr_matrix = field(init=False, repr=False)
     _in_cat: np.ndarray = field(init=False, repr=False)
+    _members: sp.csr_matrix = field(init=False, repr=False)  # category x item, one-hot
     _overall: np.ndarray = field(init=False, repr=False)
 
     def fit(self, train: pd.DataFrame, n_users: int, n_items: int) -> None:
@@ -103,6 +103,7 @@ class CategoryPopular:
         onehot = sp.csr_matrix(
             (np.ones(n_items), (np.arange(n_items), cats)), shape=(n_items, len(best))
         )
+        self._members = onehot.T.tocsr()
         counts = (self._x @ onehot).tocsr()
         totals = np.asarray(counts.sum(axis=1)).ravel()
         self._share = sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1.0)) @ counts)
@@ -112,9 +113,13 @@ class CategoryPopular:
         if share.shape[1] > self.top:
             cut = np.partition(share, -self.top, axis=1)[:, -self.top][:, None]
             share[share < cut] = 0.0
-        mine = share[:, self.categories[: len(self._in_cat)]]
-        # Category items first (score above 1), then overall popularity (at most 0.1).
-        return np.where(mine > 0, 1.0 + mine * self._in_cat, 0.1 * self._overall)
+        # Category items first (score above 1), then overall popularity (at most 0.1). A
+        # user's top categories hold a small part of the catalogue: only their items are
+        # written over the overall row (sparse: the share per category times membership).
+        scores = np.tile(0.1 * self._overall, (len(users), 1))
+        mine = (sp.csr_matrix(share) @ self._members).tocoo()
+        scores[mine.row, mine.col] = 1.0 + mine.data * self._in_cat[mine.col]
+        return scores
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         return batched(users, len(self._in_cat), k, self._scores, self._x)
