@@ -18,6 +18,7 @@ from dask.delayed import delayed
 from distributed import Client
 
 from generation import Profile
+from profile_engine import heap
 from profile_engine.compute import (
     assemble,
     codes,
@@ -128,9 +129,11 @@ def recommend_for(
     history: int,
     served: str = "ranker",
 ) -> pd.DataFrame:
-    return recommend.recommend(
-        stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history, ranked, served
-    )
+    with heap.blocks_on_heap():  # CPU-bound, many temporaries: see heap
+        return recommend.recommend(
+            stats["uid"].to_numpy(), items, affinity, nb, pop, catalog, k, history, ranked,
+            served,
+        )
 
 
 def baseline_recommend_for(
@@ -153,7 +156,8 @@ def ranked_for(
 ) -> pd.DataFrame:
     """The ranker's lists of one user-partition: bought products and out-of-stock excluded."""
     bought = items[items["bought"].to_numpy()]
-    return ranker.score(model, items, as_of_ms, k, exclude=bought, allowed=catalog.in_stock)
+    with heap.blocks_on_heap():
+        return ranker.score(model, items, as_of_ms, k, exclude=bought, allowed=catalog.in_stock)
 
 
 def summed(parts: list[Any]) -> Any:

@@ -16,7 +16,7 @@ import pandas as pd
 from dask.delayed import delayed
 from distributed import Client, Future
 
-from profile_engine import partitions
+from profile_engine import heap, partitions
 from profile_engine.compute import codes, ranker
 
 __all__ = ["Fitted", "by_user", "fit", "ranked", "score_users"]
@@ -89,7 +89,8 @@ def _score_part(
 ) -> pd.DataFrame:
     """The evaluation's scoring: the listed users, every train item of theirs excluded."""
     mine = part[np.isin(part["uid"].to_numpy(), users)]
-    return ranker.score(model, mine, as_of_ms, k, exclude=mine, reasons=False)
+    with heap.blocks_on_heap():
+        return ranker.score(model, mine, as_of_ms, k, exclude=mine, reasons=False)
 
 
 def score_users(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from profile_engine import heap
 from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation import compared_models, metrics
 from profile_engine.evaluation.split import Split
@@ -73,6 +74,18 @@ def run(
     the search this trial is part of (trials of one search share fitted weights);
     ``selecting_only``: rank the ``select`` users only (a search's later rounds: the others
     judge only the finalists), their per-user figures NaN for the rest."""
+    with heap.blocks_on_heap():
+        return _run(split, candidate, categories, select, search, selecting_only)
+
+
+def _run(
+    split: Split,
+    candidate: Candidate,
+    categories: np.ndarray,
+    select: np.ndarray,
+    search: str | None,
+    selecting_only: bool,
+) -> Outcome:
     started = time.perf_counter()
     cats = categories[split.items]
     model: compared_models.Model
