@@ -46,15 +46,6 @@ def open_client(settings: EngineSettings) -> Iterator[Client]:
         yield client
 
 
-# glibc's allocator in the worker processes. Dask's default (a 64 KiB trim threshold) pins
-# the mmap threshold at 128 KiB, so every score block, Gram row band and temporary array is
-# a fresh mmap, page-faulted and zeroed by the kernel and unmapped when freed: the tuning's
-# trials took 1.3x as long (40.6 -> 31.4 s). Blocks up to 32 MiB come from the heap instead,
-# and up to 64 MiB of free heap is kept for the next; the peak RSS of a worker grows by
-# about that much. deploy/emr/bootstrap.sh sets the same for `dask worker`.
-WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "67108864"}
-
-
 def local_cluster(
     workers: int,
     memory: str,
@@ -72,7 +63,6 @@ def local_cluster(
     config = {
         "distributed.worker.memory.target": spill[0],
         "distributed.worker.memory.spill": spill[1],
-        **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()},
     }
     with dask.config.set(config):
         return LocalCluster(

@@ -44,9 +44,6 @@ After=network-online.target
 
 [Service]
 User=hadoop
-# glibc: score blocks up to 32 MiB from the heap, not a fresh mmap each (profile_engine/cluster.py:
-# WORKER_MALLOC; the nanny passes these on to its worker processes).
-Environment=MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864
 ExecStart=$exec_start
 Restart=always
 RestartSec=5
