@@ -8,6 +8,8 @@ masks): that way its trials took 1.3x as long (the 36 trials of bench/engine.py:
 two workers, 31.4 s with the blocks on the heap). Starting the workers without the trim
 threshold keeps up to 64 MiB free per worker through the whole job and raised the peak RSS
 at 4x events by a quarter, so only the step itself gets the heap: ``blocks_on_heap``.
+The settings are process-wide: a worker of several threads would share them while a block
+runs (the job's workers run one thread each).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ MAX_CANDIDATES_PER_K = 8
 
 def best(scores: np.ndarray, k: int) -> np.ndarray:
     """(rows, min(k, m)) column indices of each row's highest scores, highest first, ties
-    to the lower column. ``scores``: (rows, m), any float dtype, -inf allowed."""
+    to the lower column. ``scores``: (rows, m), any float dtype, -inf allowed, NaN not."""
     rows, m = scores.shape
     k = min(k, m)
     if rows == 0 or k == 0:
@@ -40,6 +40,8 @@ def best(scores: np.ndarray, k: int) -> np.ndarray:
     cut = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]
     keep = scores >= cut[:, None]
     counts = np.count_nonzero(keep, axis=1)
+    if (counts < k).any():  # only a NaN score breaks the bound: never return garbage
+        raise ValueError("top_k.best: the scores hold NaN")
     crowded = counts > MAX_CANDIDATES_PER_K * k
     out = np.empty((rows, k), dtype=np.int64)
     if crowded.any():

@@ -40,3 +40,10 @@ def test_small_and_empty_blocks() -> None:
         got = top_k.best(s, k)
         assert got.shape == (rows, min(k, m))
         np.testing.assert_array_equal(got, _sorted(s, k))
+
+
+def test_nan_scores_are_refused_not_ranked() -> None:
+    s = np.random.default_rng(1).random((4, 2_000))
+    s[2, :] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        top_k.best(s, 10)
