@@ -43,8 +43,8 @@ def test_blocks_on_heap_reuses_memory_under_dasks_trim_threshold() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                          text=True, check=True, cwd=os.getcwd()).stdout
     outside, inside, after = (int(v) for v in out.split())
-    assert inside * 20 < outside  # outside: every array mapped and page-faulted afresh
-    assert inside * 20 < after  # Dask's settings are back: memory returned on every free
+    assert inside * 5 < outside  # outside: every array mapped and page-faulted afresh
+    assert inside * 5 < after  # Dask's settings are back: memory returned on every free
 
 
 @LINUX
