@@ -15,6 +15,7 @@ runs (the job's workers run one thread each).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ DEFAULT_TRIM = 128 * 1024
 MIB = 2**20
 
 
+@functools.cache  # looked up once per process, not on every block
 def _libc() -> Any:
     """glibc, or None (another C library: musl, macOS; nothing is changed there)."""
     try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from profile_engine.compute import top_k
+
 # Rows of the Gram pruned at once: bounds the scratch of ``weights`` to this many rows'
 # pairs (a row holds at most every product its users touched).
 ROW_BLOCK = 4_096
@@ -44,7 +46,7 @@ def weights(gram: sp.spmatrix, neighbours: int, shrink: float) -> sp.csr_matrix:
         sim = block.data / (norms[r] * norms[c] + shrink + 1e-12)
         keep = (r != c) & (sim > 0)
         r, c, sim = r[keep], c[keep], sim[keep]
-        pick = _best_dense(r - lo, c, sim, hi - lo, m, neighbours) if dense else _best_sorted(
+        pick = _best_dense(r - lo, c, sim, hi - lo, m, neighbours) if dense else top_k.best_entries(
             r, sim, neighbours
         )
         kept.append((r[pick], c[pick], sim[pick].astype(np.float32)))
@@ -55,19 +57,10 @@ def weights(gram: sp.spmatrix, neighbours: int, shrink: float) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(m, m), dtype=np.float32)
 
 
-def _best_sorted(r: np.ndarray, sim: np.ndarray, neighbours: int) -> np.ndarray:
-    """Positions of each row's ``neighbours`` best entries (entries row-major, columns
-    ascending): every pair sorted, best first within a row (a stable sort keeps the lower
-    column first on ties)."""
-    order = np.lexsort((-sim, r))
-    starts = np.searchsorted(r[order], r[order], side="left")
-    return order[np.arange(len(r)) - starts < neighbours]
-
-
 def _best_dense(
     r: np.ndarray, c: np.ndarray, sim: np.ndarray, rows: int, m: int, neighbours: int
 ) -> np.ndarray:
-    """The same selection as ``_best_sorted`` through a dense (rows, m) block (``r``: row
+    """The same selection as ``top_k.best_entries`` through a dense (rows, m) block (``r``: row
     within the block): each row's ``neighbours``-th best value by a partial sort, every
     entry above it, and of the entries equal to it the lowest columns up to ``neighbours``."""
     if neighbours >= m or not len(r):

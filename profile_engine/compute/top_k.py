@@ -47,16 +47,19 @@ def best(scores: np.ndarray, k: int) -> np.ndarray:
     if crowded.any():
         keep[crowded] = False
         out[crowded] = _exact(scores, np.flatnonzero(crowded), k)
+    # Every other row keeps at least k candidates: its k best, in order.
     r, c = np.nonzero(keep)
-    if len(r):
-        v = scores[r, c]
-        order = np.lexsort((c, -v, r))
-        r, c = r[order], c[order]
-        starts = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=rows))[:-1]])
-        rank = np.arange(len(r)) - starts[r]
-        first = rank < k
-        out[r[first], rank[first]] = c[first]
+    out[~crowded] = c[best_entries(r, scores[r, c], k)].reshape(-1, k)
     return out
+
+
+def best_entries(r: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of each row's ``k`` best entries, row by row and best first (entries
+    row-major, columns ascending, as ``np.nonzero`` gives them: a stable sort keeps the
+    lower column first on ties)."""
+    order = np.lexsort((-values, r))
+    starts = np.searchsorted(r[order], r[order], side="left")
+    return order[np.arange(len(r)) - starts < k]
 
 
 def _exact(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
@@ -74,6 +77,5 @@ def _exact(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     else:
         keep = np.ones(block.shape, dtype=bool)
     r, c = np.nonzero(keep)
-    v = block[r, c]
-    order = np.lexsort((c, -v, r))
-    return c[order].reshape(len(rows), k)
+    out: np.ndarray = c[best_entries(r, block[r, c], k)].reshape(len(rows), k)
+    return out
