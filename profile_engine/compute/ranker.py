@@ -178,10 +178,15 @@ def local_gram(
     dense for ease, sparse for knn (the pairs that co-occur)."""
     w = _weights(items, as_of_ms, params.gram_half_life_days, params)
     x, _ = _matrix(items, _lookup(columns, n_products), len(columns), np.sqrt(w))
-    product = (x.T @ x).astype(np.float32)
+    product = x.T @ x  # CSC, columns unsorted
+    # Symmetric: its CSC arrays are its CSR ones. Cast without scipy's astype, which sorts
+    # every column first (a third of a KNN fit); item_knn sorts only what it needs.
+    sym = sp.csr_matrix(
+        (product.data.astype(np.float32), product.indices, product.indptr), shape=product.shape
+    )
     if params.family == "knn":
-        return sp.csr_matrix(product)
-    gram: np.ndarray = product.toarray()
+        return sym
+    gram: np.ndarray = sym.toarray()
     return gram
 
 

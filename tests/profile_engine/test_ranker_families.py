@@ -107,6 +107,48 @@ def test_dense_and_sparse_pruning_pick_the_same_neighbours(monkeypatch) -> None:
         assert np.diff(dense.indptr).max() <= neighbours
 
 
+def test_pruning_does_not_need_sorted_rows(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A sparse product's rows come with their columns in any order (local_gram passes them
+    on unsorted): the neighbours, ties included, are those of the sorted Gram."""
+    rng = np.random.default_rng(5)
+    x = sp.csr_matrix((rng.random((200, 60)) < 0.3) * rng.integers(1, 3, (200, 60)))
+    # Item 0 co-occurs once with every other item, all alike: its row is one long tie.
+    tie = sp.csr_matrix(np.vstack([np.ones((1, 60)), np.eye(60)]))
+    for gram in ((x.T @ x).toarray(), (tie.T @ tie).toarray()):
+        ordered = sp.csr_matrix(gram.astype(np.float32))
+        shuffled = ordered.copy()
+        for i in range(ordered.shape[0]):  # reverse each row's entries
+            lo, hi = shuffled.indptr[i], shuffled.indptr[i + 1]
+            shuffled.indices[lo:hi] = shuffled.indices[lo:hi][::-1].copy()
+            shuffled.data[lo:hi] = shuffled.data[lo:hi][::-1].copy()
+        shuffled.has_sorted_indices = False
+        for share in (0.0, 2.0):  # every block dense, then none
+            monkeypatch.setattr(item_knn, "DENSE_SHARE", share)
+            for neighbours, shrink in ((1, 0.0), (5, 0.0), (5, 10.0), (70, 0.0)):
+                want = item_knn.weights(ordered, neighbours, shrink)
+                got = item_knn.weights(shuffled, neighbours, shrink)
+                assert (want != got).nnz == 0, (share, neighbours, shrink)
+    # The tie's row keeps its lowest columns, whichever way the row was stored.
+    assert list(item_knn.weights(shuffled, 5, 0.0)[0].indices) == [1, 2, 3, 4, 5]
+
+
+def test_local_gram_is_the_weighted_cooccurrence() -> None:
+    as_of = 100 * DAY
+    p, v = codes.PURCHASE, codes.VIEW
+    rows = [(u, (u * 3 + j) % 25, p if j % 2 else v) for u in range(120) for j in range(4)]
+    items = _items(rows, as_of)
+    cols = np.arange(25, dtype=np.int32)
+    for family in ("knn", "ease"):
+        params = ranker.RankerParams(family=family)
+        gram = ranker.local_gram(items, cols, 25, as_of, params)
+        dense = gram.toarray() if sp.issparse(gram) else gram
+        w = np.sqrt(ranker._weights(items, as_of, params.gram_half_life_days, params))
+        x = np.zeros((120, 25))
+        x[items["uid"].to_numpy(), items["pcode"].to_numpy()] = w
+        np.testing.assert_allclose(dense, (x.T @ x).astype(np.float32), rtol=1e-6)
+        assert dense.dtype == np.float32
+
+
 def test_lists_without_reasons_are_the_same_lists() -> None:
     as_of = 100 * DAY
     p, v = codes.PURCHASE, codes.VIEW
