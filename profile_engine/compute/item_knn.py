@@ -85,7 +85,7 @@ def _best_dense(
         # Rows with more ties at the cut than room: the lowest columns of them.
         tied[over] &= np.cumsum(tied[over], axis=1) <= room[over, None]
         keep |= tied
-    r, c = np.nonzero(keep)
+    r, c = top_k.positions(keep)
     return r + lo, c, sim[r, c].astype(np.float32)
 
 

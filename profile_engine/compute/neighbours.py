@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from profile_engine.compute import top_k
+
 NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float64", "c": "int64"}
 # Rows (items) per block of the co-occurrence matrix: summing and ranking one block is one
 # task, whose memory is at most BLOCK_ROWS x the catalogue's entries however many events.
@@ -197,7 +199,7 @@ def _dense_candidates(
     if k < counts.shape[1]:
         kth = -np.partition(-score, k - 1, axis=1)[:, k - 1]
         valid &= score >= kth[:, None]
-    r, b = np.nonzero(valid)
+    r, b = top_k.positions(valid)
     return r + first, b.astype(np.int64), counts[r, b].astype(np.int64)
 
 

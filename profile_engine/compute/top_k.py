@@ -48,9 +48,17 @@ def best(scores: np.ndarray, k: int) -> np.ndarray:
         keep[crowded] = False
         out[crowded] = _exact(scores, np.flatnonzero(crowded), k)
     # Every other row keeps at least k candidates: its k best, in order.
-    r, c = np.nonzero(keep)
+    r, c = positions(keep)
     out[~crowded] = c[best_entries(r, scores[r, c], k)].reshape(-1, k)
     return out
+
+
+def positions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D ``mask`` (row-major order) from its flat positions: numpy's
+    2-D nonzero costs some 2 ns a cell, 9x as much as flatnonzero on a sparse mask."""
+    flat = np.flatnonzero(mask)
+    rows = flat // mask.shape[1]
+    return rows, flat - rows * mask.shape[1]
 
 
 def best_entries(r: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
@@ -76,6 +84,6 @@ def _exact(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
         keep = above | (tied & (rank <= k))
     else:
         keep = np.ones(block.shape, dtype=bool)
-    r, c = np.nonzero(keep)
+    r, c = positions(keep)
     out: np.ndarray = c[best_entries(r, block[r, c], k)].reshape(len(rows), k)
     return out

@@ -35,9 +35,12 @@ from profile_engine.compute.ranker import RankerParams
 from profile_engine.evaluation.split import Split, validation_split
 from profile_engine.tuning import fit_memo, space
 from profile_engine.tuning.trials import (
+    ALL,
     BASELINES,
+    HELD_OUT,
     RANKED,
     RANKER,
+    SELECTING,
     Candidate,
     Outcome,
     run,
@@ -77,8 +80,8 @@ class Choice:
         )
 
 
-# (candidates, seconds left or None: no limit, rank the selecting users only) -> outcomes
-Runner = Callable[[list[Candidate], float | None, bool], list[Outcome]]
+# (candidates, seconds left or None: no limit, the users ranked: trials.ALL...) -> outcomes
+Runner = Callable[[list[Candidate], float | None, str], list[Outcome]]
 
 
 class TrialsFailed(Exception):
@@ -129,7 +132,7 @@ def _choose(
     etypes = set(np.unique(split.train["etype"].to_numpy()).tolist())
     first = [Candidate.ranker(p) for p in space.first_round(defaults, split.n_items)]
     try:
-        outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None, False)
+        outcomes = runner(first + [Candidate.baseline(b) for b in BASELINES], None, ALL)
     except TrialsFailed as exc:
         return Choice(RANKER, defaults, f"ranker at its defaults: the tuning's first round "
                       f"failed ({exc}); lower PROFILE_ENGINE_TUNING_MAX_USERS or give the "
@@ -152,7 +155,8 @@ def _choose(
         assert params is not None
         try:
             tried = runner(
-                [Candidate.ranker(p) for p in space.variants(params, name, values)], left, True
+                [Candidate.ranker(p) for p in space.variants(params, name, values)], left,
+                SELECTING,
             )
         except TrialsFailed as exc:
             log.warning("tuning stopped after %d trials: %s", len(outcomes), exc)
@@ -163,7 +167,8 @@ def _choose(
         # The search ranked only the selecting users: the guard needs the winner's figures
         # on the held-out ones too (one more trial, whatever is left of the budget).
         try:
-            ranker_best = runner([ranker_best.candidate], None, False)[0]
+            ranker_best = _merged(ranker_best, runner([ranker_best.candidate], None, HELD_OUT)[0],
+                                  held)
         except TrialsFailed as exc:
             log.warning("the tuned ranker could not be judged, the first round's is: %s", exc)
             ranker_best = first_best
@@ -249,6 +254,15 @@ def _name(o: Outcome, first: Outcome) -> str:
     return "ranker (first round)" if o is first else "ranker (tuned)"
 
 
+def _merged(selecting: Outcome, held_out: Outcome, held: np.ndarray) -> Outcome:
+    """One candidate's outcome from its trial on the selecting users and its trial on the
+    ``held`` ones: every user's figure, the selecting users' mean."""
+    per_user = selecting.per_user.copy()
+    per_user[held] = held_out.per_user[held]
+    return Outcome(selecting.candidate, selecting.ndcg, per_user,
+                   selecting.seconds + held_out.seconds)
+
+
 def _best(outcomes: list[Outcome]) -> Outcome:
     """Highest NDCG@10; the first tried on ties (defaults and simpler models come first)."""
     return max(outcomes, key=lambda o: o.ndcg)
@@ -257,13 +271,13 @@ def _best(outcomes: list[Outcome]) -> Outcome:
 def _here(split: Split, categories: np.ndarray, select: np.ndarray) -> Runner:
     search = uuid.uuid4().hex
 
-    def runner(candidates: list[Candidate], left: float | None, only: bool) -> list[Outcome]:
+    def runner(candidates: list[Candidate], left: float | None, users: str) -> list[Outcome]:
         deadline = None if left is None else time.perf_counter() + left
         out = []
         for c in candidates:
             if deadline is not None and time.perf_counter() > deadline:
                 break
-            out.append(run(split, c, categories, select, search, only))
+            out.append(run(split, c, categories, select, search, users))
         return out
 
     return runner
@@ -280,9 +294,9 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
     except Exception as exc:  # noqa: BLE001 - a worker lost while receiving the split
         raise TrialsFailed(f"the tuning's data could not reach the workers ({exc})") from exc
 
-    def runner(candidates: list[Candidate], left: float | None, only: bool) -> list[Outcome]:
+    def runner(candidates: list[Candidate], left: float | None, users: str) -> list[Outcome]:
         futures = [
-            client.submit(run_held, search, c, only, workers=holders, allow_other_workers=False,
+            client.submit(run_held, search, c, users, workers=holders, allow_other_workers=False,
                           pure=False)
             for c in candidates
         ]

@@ -24,6 +24,10 @@ RANKER = "ranker"
 # Candidates the job serves through the ranker's code path (fitted, per-user lists).
 RANKED = frozenset({RANKER, "item_neighbours"})
 DEPTH = 10
+# Which validation users a trial ranks (``run``): all; the ones whose mean selects settings
+# (a search's later rounds); the others, which the guard judges on (the search's winner,
+# already ranked for the selecting ones).
+ALL, SELECTING, HELD_OUT = "all", "selecting", "held_out"
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,16 @@ def run(
     categories: np.ndarray,
     select: np.ndarray,
     search: str | None = None,
-    selecting_only: bool = False,
+    users: str = ALL,
 ) -> Outcome:
     """Fit on ``split.train``, rank for ``split.eval_users``: their NDCG@10 and the time
     taken. ``categories``: category code per catalogue product (indexed by ``split.items``);
     ``select``: the evaluated users whose mean chooses between candidates; ``search``: names
     the search this trial is part of (trials of one search share fitted weights);
-    ``selecting_only``: rank the ``select`` users only (a search's later rounds: the others
-    judge only the finalists), their per-user figures NaN for the rest."""
+    ``users``: which of them are ranked (ALL, SELECTING or HELD_OUT); the per-user figures
+    of the others are NaN, and so is the mean when no selecting user is ranked."""
     with heap.blocks_on_heap():
-        return _run(split, candidate, categories, select, search, selecting_only)
+        return _run(split, candidate, categories, select, search, users)
 
 
 def _run(
@@ -84,7 +88,7 @@ def _run(
     categories: np.ndarray,
     select: np.ndarray,
     search: str | None,
-    selecting_only: bool,
+    users: str,
 ) -> Outcome:
     started = time.perf_counter()
     cats = categories[split.items]
@@ -94,17 +98,20 @@ def _run(
     else:
         model = candidate.model(cats)
         model.fit(split.train, split.n_users, split.n_items)
-    scored = select if selecting_only else np.ones(len(split.eval_users), dtype=bool)
+    scored = {ALL: np.ones_like(select), SELECTING: select, HELD_OUT: ~select}[users]
     top = model.recommend(split.eval_users[scored], DEPTH)
     relevant = [r for r, keep in zip(split.relevant, scored, strict=True) if keep]
     figures = metrics.ndcg_per_user(top, relevant, 10)
-    ndcg = float(figures[select[scored]].mean()) if select.any() else 0.0
+    if not select.any():
+        ndcg = 0.0
+    else:
+        ndcg = float(figures[select[scored]].mean()) if select[scored].any() else float("nan")
     per_user = np.full(len(split.eval_users), np.nan, dtype=np.float32)
     per_user[scored] = figures
     return Outcome(candidate, ndcg, per_user, time.perf_counter() - started)
 
 
-def run_held(search: str, candidate: Candidate, selecting_only: bool = False) -> Outcome:
+def run_held(search: str, candidate: Candidate, users: str = ALL) -> Outcome:
     """``run`` on the inputs this worker holds for ``search`` (``fit_memo.hold``)."""
     split, categories, select = fit_memo.held(search)
-    return run(split, candidate, categories, select, search, selecting_only)
+    return run(split, candidate, categories, select, search, users)

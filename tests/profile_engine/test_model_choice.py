@@ -118,9 +118,10 @@ def test_a_shop_with_co_purchases_is_served_the_tuned_ranker(tmp_path: Path) -> 
     assert "nan" not in choice.reason
 
 
-def test_a_trial_on_the_selecting_users_only_has_their_figures() -> None:
+def test_trials_on_either_half_of_the_users_make_the_full_one() -> None:
     from profile_engine.evaluation.split import validation_split
     from profile_engine.tuning import trials
+    from profile_engine.tuning.choose import _merged
 
     shop = synthetic.generate(users=600, products=80, days=30, seed=8)
     split = validation_split(_interactions(shop))
@@ -130,10 +131,17 @@ def test_a_trial_on_the_selecting_users_only_has_their_figures() -> None:
     for candidate in (trials.Candidate.ranker(RankerParams()),
                       trials.Candidate.baseline("category_popular")):
         full = trials.run(split, candidate, cats, select)
-        part = trials.run(split, candidate, cats, select, selecting_only=True)
+        part = trials.run(split, candidate, cats, select, users=trials.SELECTING)
         assert part.ndcg == full.ndcg
         np.testing.assert_array_equal(part.per_user[select], full.per_user[select])
         assert np.isnan(part.per_user[~select]).all()
+        rest = trials.run(split, candidate, cats, select, users=trials.HELD_OUT)
+        np.testing.assert_array_equal(rest.per_user[~select], full.per_user[~select])
+        assert np.isnan(rest.per_user[select]).all() and np.isnan(rest.ndcg)
+        # The guard's view of a search's winner: both trials together are the full one.
+        both = _merged(part, rest, ~select)
+        np.testing.assert_array_equal(both.per_user, full.per_user)
+        assert both.ndcg == full.ndcg
 
 
 def test_no_budget_keeps_the_first_round_and_the_guard() -> None:

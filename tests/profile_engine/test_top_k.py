@@ -47,3 +47,13 @@ def test_nan_scores_are_refused_not_ranked() -> None:
     s[2, :] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         top_k.best(s, 10)
+
+
+def test_positions_are_nonzero_in_its_order() -> None:
+    rng = np.random.default_rng(2)
+    for rows, m, share in ((0, 7, 0.5), (6, 0, 0.5), (40, 333, 0.0), (40, 333, 0.01),
+                           (40, 333, 0.5), (3, 5, 1.0)):
+        mask = rng.random((rows, m)) < share
+        got, want = top_k.positions(mask), np.nonzero(mask)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
