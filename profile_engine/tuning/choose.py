@@ -45,6 +45,7 @@ from profile_engine.tuning.trials import (
     Outcome,
     run,
     run_held,
+    weights_held,
 )
 
 log = logging.getLogger(__name__)
@@ -294,13 +295,37 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
     except Exception as exc:  # noqa: BLE001 - a worker lost while receiving the split
         raise TrialsFailed(f"the tuning's data could not reach the workers ({exc})") from exc
 
+    # The worker that last fitted each set of weights (fit_memo.weight_key): most rounds try
+    # settings the weights do not depend on, and their trials get the round's weights from
+    # there (a few MB for KNN, against a second of fitting them again on the other worker).
+    fitted: dict[tuple[Any, ...], str] = {}
+
     def runner(candidates: list[Candidate], left: float | None, users: str) -> list[Outcome]:
-        futures = [
-            client.submit(run_held, search, c, users, workers=holders, allow_other_workers=False,
-                          pure=False)
-            for c in candidates
-        ]
+        alive = set(client.scheduler_info().get("workers", {}))
+        keys = [None if c.params is None else fit_memo.weight_key(c.params) for c in candidates]
+        known = {k for k in keys if k is not None and fitted.get(k) in alive}
+        shared: dict[tuple[Any, ...], Any] = {}  # weights several trials use: sent to them
+        for c, k in zip(candidates, keys, strict=True):
+            if k in known and k not in shared and keys.count(k) > 1:
+                shared[k] = client.submit(weights_held, search, c.params, workers=[fitted[k]],
+                                          allow_other_workers=True, pure=False)
+        futures = []
+        for i, (c, key) in enumerate(zip(candidates, keys, strict=True)):
+            weights, where = None, holders
+            if key in shared:
+                # Trials sharing weights cost alike: dealt out in turn from the worker that
+                # has them (left to Dask, most would queue there to save a transfer).
+                weights, where = shared[key], [_dealt(holders, fitted[key], i)]
+            elif key in known:  # one trial: where its weights were fitted (and are kept)
+                where = [fitted[key]]
+            # A pinned worker lost: elsewhere (a worker without the split fails the trial).
+            futures.append(client.submit(run_held, search, c, users, weights, workers=where,
+                                         allow_other_workers=where is not holders, pure=False))
         _wait(client, futures, left, holders)
+        ran_on = client.who_has([f for f in futures if f.status == "finished"])
+        for f, key in zip(futures, keys, strict=True):
+            if key is not None and ran_on.get(f.key):
+                fitted[key] = ran_on[f.key][0]
         failed = [f for f in futures if f.status == "error"]
         if failed:  # most often a worker killed for memory: the trials stop here
             why = failed[0].exception()
@@ -312,6 +337,12 @@ def _on_cluster(client: Any, split: Split, categories: np.ndarray, select: np.nd
         return list(client.gather(done))
 
     return runner
+
+
+def _dealt(holders: list[str], first: str, i: int) -> str:
+    """The worker of the ``i``-th trial dealt out over ``holders`` starting at ``first``."""
+    order = [first] + [h for h in holders if h != first]
+    return order[i % len(order)]
 
 
 # How often a wait on trials checks that a worker holding the split is still there.

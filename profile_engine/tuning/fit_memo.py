@@ -3,16 +3,17 @@
 Most rounds of the search change a setting the fitted item-item weights do not depend on
 (the popularity and category priors, the query's half-life: ``ranker.WEIGHT_FIELDS`` lists
 the ones they do), so the trials of such a round, and the first trial of the next round,
-share the best model's weights instead of fitting them again. The split's per-user item
-frame is built once too. One set of weights is kept (the last fitted: an EASE model is
-m^2 float32); everything goes at ``clear`` when the choice is made (or with the split
-object, for trials outside a named search).
+share the best model's weights instead of fitting them again; on a cluster such a round's
+trials on other workers get them from the worker that fitted them (``fitted_weights``,
+``install``). The split's per-user item frame is built once too. One set of weights is kept
+(the last fitted: an EASE model is m^2 float32); everything goes at ``clear`` when the
+choice is made (or with the split object, for trials outside a named search).
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,14 @@ class _Kept:
     search: str | None  # the search the trials belong to (None: the split object decides)
     items: pd.DataFrame  # the split's train rows as the engine's per-user item frame
     as_of_ms: int
-    key: tuple[Any, ...] | None = None  # WEIGHT_FIELDS of the weights kept
-    weights: Any = None
+    # Fitted weights by weight_key, the last used last (``_keep`` bounds them).
+    weights: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
+# Weights kept besides the last used, while together they take at most this: a search's
+# best so far was often fitted a trial or two before a worker's last (KNN weights are a few
+# MB; an EASE model of 4,000 items is 64 MB, kept alone).
+EXTRA_BYTES = 32 * 2**20
 _kept: _Kept | None = None
 # The search a worker holds the inputs of (``hold``): its name, split, categories, select.
 _held: tuple[str, Split, np.ndarray, np.ndarray] | None = None
@@ -76,16 +81,67 @@ def engine_ranker(
     kept = _for(split, search)
     stats = ranker.local_item_stats(kept.items, kept.as_of_ms, params)
     columns = ranker.choose_columns(stats, split.n_items, params)
-    key = tuple(getattr(params, f) for f in ranker.WEIGHT_FIELDS)
-    if kept.key != key:
-        kept.weights = None  # freed before the next weights are fitted, not after
-        gram = ranker.local_gram(kept.items, columns, split.n_items, kept.as_of_ms, params)
-        kept.weights = ranker.fit_weights(gram, params)
-        kept.key = key
-    model = ranker.with_weights(kept.weights, stats, columns, split.n_items, params, categories)
+    model = ranker.with_weights(
+        _weights(kept, split, params, columns), stats, columns, split.n_items, params, categories
+    )
     return compared_models.EngineRanker.fitted(
         params, name, categories, kept.items, model, kept.as_of_ms
     )
+
+
+def weight_key(params: ranker.RankerParams) -> tuple[Any, ...]:
+    """What the fitted weights of ``params`` depend on (trials with equal keys share them)."""
+    return tuple(getattr(params, f) for f in ranker.WEIGHT_FIELDS)
+
+
+def fitted_weights(search: str, params: ranker.RankerParams) -> Any:
+    """The weights of ``params`` on the split this worker holds for ``search``: kept ones
+    when there are, else fitted here (and kept). Another worker's trials of a round that
+    shares them get them from here (``install``) instead of fitting them again."""
+    split, _, _ = held(search)
+    kept = _for(split, search)
+    stats = ranker.local_item_stats(kept.items, kept.as_of_ms, params)
+    return _weights(kept, split, params, ranker.choose_columns(stats, split.n_items, params))
+
+
+def install(search: str, params: ranker.RankerParams, weights: Any) -> None:
+    """Keep ``weights`` (``fitted_weights`` of ``params``, from any worker) for the trials
+    of ``search`` in this process."""
+    split, _, _ = held(search)
+    _keep(_for(split, search), weight_key(params), weights)
+
+
+def _weights(
+    kept: _Kept, split: Split, params: ranker.RankerParams, columns: np.ndarray
+) -> Any:
+    key = weight_key(params)
+    if key in kept.weights:
+        weights = kept.weights.pop(key)
+    else:
+        # Freed before the next weights are fitted, not after: those _keep would drop.
+        _keep(kept, None, None)
+        gram = ranker.local_gram(kept.items, columns, split.n_items, kept.as_of_ms, params)
+        weights = ranker.fit_weights(gram, params)
+    _keep(kept, key, weights)
+    return weights
+
+
+def _keep(kept: _Kept, key: tuple[Any, ...] | None, weights: Any) -> None:
+    """``weights`` as the last used (None: none), and as many of the others, last used
+    first, as fit in EXTRA_BYTES."""
+    room = EXTRA_BYTES
+    for old in reversed(list(kept.weights)):
+        room -= 0 if old == key else _bytes(kept.weights[old])
+        if room < 0 or old == key:
+            del kept.weights[old]
+    if key is not None:
+        kept.weights[key] = weights
+
+
+def _bytes(weights: Any) -> int:
+    if hasattr(weights, "indptr"):  # sparse (KNN)
+        return int(weights.data.nbytes + weights.indices.nbytes + weights.indptr.nbytes)
+    return int(weights.nbytes)
 
 
 def _for(split: Split, search: str | None) -> _Kept:

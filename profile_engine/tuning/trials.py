@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,20 @@ def _run(
     return Outcome(candidate, ndcg, per_user, time.perf_counter() - started)
 
 
-def run_held(search: str, candidate: Candidate, users: str = ALL) -> Outcome:
-    """``run`` on the inputs this worker holds for ``search`` (``fit_memo.hold``)."""
+def run_held(
+    search: str, candidate: Candidate, users: str = ALL, weights: Any = None
+) -> Outcome:
+    """``run`` on the inputs this worker holds for ``search`` (``fit_memo.hold``);
+    ``weights``: the candidate's fitted weights, from the worker that fitted them
+    (``fit_memo.fitted_weights``), or None: fitted here unless kept here."""
     split, categories, select = fit_memo.held(search)
+    if weights is not None and candidate.params is not None:
+        fit_memo.install(search, candidate.params, weights)
     return run(split, candidate, categories, select, search, users)
+
+
+def weights_held(search: str, params: RankerParams) -> Any:
+    """``fit_memo.fitted_weights`` with a trial's allocator settings (a task of its own:
+    its result goes to the trials of a round that share these weights, on any worker)."""
+    with heap.blocks_on_heap():
+        return fit_memo.fitted_weights(search, params)

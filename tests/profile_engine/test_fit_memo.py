@@ -117,3 +117,39 @@ def test_a_search_shares_across_a_split_read_back_from_disk(split_and_categories
     other = fit_memo.engine_ranker(split, base, cats[split.items], "r", "search-2")
     assert other._model.weights is not first._model.weights
     fit_memo.clear()
+
+
+def test_earlier_weights_are_kept_within_the_budget(split_and_categories, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A search's best so far was often fitted a trial or two before the last: small
+    weights stay (the budget), large ones go before the next are fitted."""
+    split, cats = split_and_categories
+    c = cats[split.items]
+    a, b = RankerParams(family="knn"), RankerParams(family="knn", knn_neighbours=5)
+    fit_memo.clear()
+    first = fit_memo.engine_ranker(split, a, c, "r", "s")._model.weights
+    fit_memo.engine_ranker(split, b, c, "r", "s")
+    assert fit_memo.engine_ranker(split, a, c, "r", "s")._model.weights is first
+    assert len(fit_memo._kept.weights) == 2  # type: ignore[union-attr]
+    monkeypatch.setattr(fit_memo, "EXTRA_BYTES", 0)  # only the last used fits
+    fit_memo.engine_ranker(split, b, c, "r", "s")
+    assert fit_memo.engine_ranker(split, a, c, "r", "s")._model.weights is not first
+    assert len(fit_memo._kept.weights) == 1  # type: ignore[union-attr]
+    fit_memo.clear()
+
+
+def test_weights_fitted_on_one_worker_serve_another(split_and_categories) -> None:  # type: ignore[no-untyped-def]
+    """``fitted_weights`` on the worker that has them, ``install`` where they are sent (a
+    pickled copy, as Dask sends it): the trial there fits nothing and scores the same."""
+    split, cats = split_and_categories
+    select = np.ones(len(split.eval_users), dtype=bool)
+    params = RankerParams(family="knn", popularity_weight=0.0)
+    fit_memo.clear()
+    fit_memo.hold("s", split, cats, select)
+    sent = pickle.loads(pickle.dumps(fit_memo.fitted_weights("s", params)))
+    fit_memo.clear()
+    fit_memo.hold("s", split, cats, select)
+    got = trials.run_held("s", trials.Candidate.ranker(params), trials.ALL, sent)
+    used = fit_memo.engine_ranker(split, params, cats[split.items], "r", "s")._model.weights
+    assert used is sent
+    np.testing.assert_array_equal(got.per_user, _fresh_ndcg(split, params, cats).astype(np.float32))
+    fit_memo.clear()

@@ -228,3 +228,23 @@ def test_trials_stop_when_no_worker_holds_the_split(scheduler_address: str, monk
         with pytest.raises(choosing.TrialsFailed, match="every worker holding"):
             choosing._wait(client, [never], None, ["tcp://127.0.0.1:9"])
         assert never.cancelled()
+
+
+def test_trials_on_workers_sharing_weights_choose_as_one_process_does(
+    scheduler_address: str,
+) -> None:
+    """On a cluster, a round's trials get the weights they share from the worker that
+    fitted them: every trial's figures, and so the choice, are those of one process."""
+    from distributed import Client
+
+    shop = synthetic.generate(users=900, products=90, days=30, seed=11)
+    frame, cats = _interactions(shop), _categories(shop)
+    here = tuning.choose(frame, cats, RankerParams(), budget_s=300.0)
+    with Client(scheduler_address) as client:
+        there = tuning.choose(frame, cats, RankerParams(), budget_s=300.0, client=client)
+    assert len(here.outcomes) > 10  # the search ran its rounds, not only the first
+    assert [o.candidate for o in there.outcomes] == [o.candidate for o in here.outcomes]
+    for a, b in zip(there.outcomes, here.outcomes, strict=True):
+        assert a.ndcg == b.ndcg or (np.isnan(a.ndcg) and np.isnan(b.ndcg)), a.candidate
+        np.testing.assert_array_equal(a.per_user, b.per_user)
+    assert (there.served, there.params, there.reason) == (here.served, here.params, here.reason)
