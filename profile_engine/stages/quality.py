@@ -52,10 +52,7 @@ def tune(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> Tuned:
     if carried is not None and carried[0].ranked:
         choice, job.report.model = carried
         return Tuned(choice, None)  # evaluated on the cluster: no rows gathered here
-    frame = interactions.map_partitions(
-        eval_data.clean, meta=codes.empty_frame(eval_data.COLUMNS)
-    ).compute()
-    frame = sample_users(frame, settings.tuning_max_users)
+    frame = sampled_rows(interactions, settings.tuning_max_users)
     frame = frame.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
     if carried is not None:  # a baseline: evaluated on these rows
         choice, job.report.model = carried
@@ -83,13 +80,43 @@ def served_choice(job: Job) -> ModelChoice | None:
         return None
 
 
-def sample_users(frame: pd.DataFrame, most: int) -> pd.DataFrame:
-    """All rows of at most ``most`` users, the same ones on every run of the same input."""
-    users = np.unique(frame["uid"].to_numpy())
-    if len(users) <= most:
-        return frame
-    keep = np.random.default_rng(0).choice(users, size=most, replace=False)
-    return frame[np.isin(frame["uid"].to_numpy(), keep)]
+def sampled_rows(interactions: dd.DataFrame, most: int) -> pd.DataFrame:
+    """The cleaned rows (``eval_data.clean``) of at most ``most`` users: those whose id
+    hashes lowest (``user_hash``), the same ones on every run of the same input. Chosen on
+    the workers, so only the sample's rows come back (a third of them on a shop of 100,000
+    users, where gathering every row and sampling here took seconds on both nights)."""
+    lowest = interactions.map_partitions(
+        _lowest_hashes, most, meta=codes.empty_frame({"h": "uint64"})
+    ).compute()["h"].to_numpy()
+    lowest = np.unique(lowest)  # a user in two partitions (not after the shuffle) counts once
+    cut = int(np.partition(lowest, most - 1)[most - 1]) if len(lowest) > most else None
+    rows: pd.DataFrame = interactions.map_partitions(
+        _clean_below, cut, meta=codes.empty_frame(eval_data.COLUMNS)
+    ).compute()
+    return rows
+
+
+def user_hash(uid: np.ndarray) -> np.ndarray:
+    """splitmix64 of each user id: one-to-one, so distinct users never tie, and unrelated
+    to the guard's halves (``tuning.choose``: the top bit of uid x the golden ratio)."""
+    z = uid.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
+
+
+def _lowest_hashes(part: pd.DataFrame, most: int) -> pd.DataFrame:
+    """The ``most`` lowest user hashes of a user-partition (every user's rows are in one)."""
+    h = user_hash(np.unique(eval_data.clean(part)["uid"].to_numpy()))
+    return pd.DataFrame({"h": np.sort(h)[:most] if len(h) > most else h})
+
+
+def _clean_below(part: pd.DataFrame, cut: int | None) -> pd.DataFrame:
+    rows = eval_data.clean(part)
+    if cut is None:
+        return rows
+    return rows[user_hash(rows["uid"].to_numpy()) <= np.uint64(cut)]
 
 
 def evaluate(
