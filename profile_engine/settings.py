@@ -180,8 +180,8 @@ class EngineSettings(BaseSettings):
     tuning_max_users: int = Field(
         30_000,
         ge=100,
-        description="Users the tuning trials see at most (a fixed random sample above it): "
-        "bounds the tuning's memory and time on a large shop.",
+        description="Users the tuning trials see at most (above it, those whose id hashes "
+        "lowest, picked on the workers): bounds the tuning's memory and time on a large shop.",
     )
     ranker_family: str = Field(
         "ease",
