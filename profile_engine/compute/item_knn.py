@@ -74,17 +74,7 @@ def _best_dense(
     np.divide(values, sim, out=sim)
     sim[np.arange(rows), np.arange(lo, lo + rows)] = 0.0
     np.maximum(sim, 0.0, out=sim)  # only positive similarities are neighbours
-    if neighbours >= m:
-        keep = sim > 0
-    else:
-        cut = np.partition(sim, m - neighbours, axis=1)[:, m - neighbours]
-        keep = sim > cut[:, None]
-        room = neighbours - np.count_nonzero(keep, axis=1)
-        tied = (sim == cut[:, None]) & (cut[:, None] > 0)
-        over = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
-        # Rows with more ties at the cut than room: the lowest columns of them.
-        tied[over] &= np.cumsum(tied[over], axis=1) <= room[over, None]
-        keep |= tied
+    keep = top_k.best_mask(sim, neighbours) & (sim > 0)  # a zero at the cut is no neighbour
     r, c = top_k.positions(keep)
     return r + lo, c, sim[r, c].astype(np.float32)
 

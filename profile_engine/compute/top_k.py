@@ -61,6 +61,23 @@ def positions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, flat - rows * mask.shape[1]
 
 
+def best_mask(values: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` highest entries of a dense block as a mask: everything above the
+    row's k-th value (a partial sort) and, of its ties, the lowest columns up to ``k``."""
+    rows, m = values.shape
+    if k >= m:
+        return np.ones(values.shape, dtype=bool)
+    cut = np.partition(values, m - k, axis=1)[:, m - k]
+    keep = values > cut[:, None]
+    room = k - np.count_nonzero(keep, axis=1)
+    tied = values == cut[:, None]
+    # Only rows with more ties at the cut than room need their ties ranked.
+    over = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
+    tied[over] &= np.cumsum(tied[over], axis=1) <= room[over, None]
+    keep |= tied
+    return keep
+
+
 def best_entries(r: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """Positions of each row's ``k`` best entries, row by row and best first (entries
     row-major, columns ascending, as ``np.nonzero`` gives them: a stable sort keeps the
@@ -71,19 +88,10 @@ def best_entries(r: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
 
 
 def _exact(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """``best`` for ``rows`` of ``scores`` by argpartition, the boundary's ties resolved to
-    the lower column like the fast path."""
+    """``best`` for ``rows`` of ``scores`` by a partial sort (``best_mask``), the boundary's
+    ties resolved to the lower column like the fast path."""
     block = scores[rows]
-    m = block.shape[1]
-    if k < m:
-        kth = np.partition(block, m - k, axis=1)[:, m - k]
-        # Everything above the k-th score, then its ties from the lowest column up.
-        above = block > kth[:, None]
-        tied = block == kth[:, None]
-        rank = np.cumsum(tied, axis=1) + np.count_nonzero(above, axis=1)[:, None]
-        keep = above | (tied & (rank <= k))
-    else:
-        keep = np.ones(block.shape, dtype=bool)
+    keep = best_mask(block, k)
     r, c = positions(keep)
     out: np.ndarray = c[best_entries(r, block[r, c], k)].reshape(len(rows), k)
     return out

@@ -5,9 +5,10 @@ Most rounds of the search change a setting the fitted item-item weights do not d
 the ones they do), so the trials of such a round, and the first trial of the next round,
 share the best model's weights instead of fitting them again; on a cluster such a round's
 trials on other workers get them from the worker that fitted them (``fitted_weights``,
-``install``). The split's per-user item frame is built once too. One set of weights is kept
-(the last fitted: an EASE model is m^2 float32); everything goes at ``clear`` when the
-choice is made (or with the split object, for trials outside a named search).
+``install``). The split's per-user item frame is built once too. The last used weights are
+kept, and earlier ones within EXTRA_BYTES (an EASE model, m^2 float32, is kept alone);
+everything goes at ``clear`` when the choice is made (or with the split object, for trials
+outside a named search).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from profile_engine.compute import ranker
+from profile_engine.compute import item_knn, ranker
 from profile_engine.evaluation import compared_models
 from profile_engine.evaluation.split import Split
 
@@ -139,9 +141,7 @@ def _keep(kept: _Kept, key: tuple[Any, ...] | None, weights: Any) -> None:
 
 
 def _bytes(weights: Any) -> int:
-    if hasattr(weights, "indptr"):  # sparse (KNN)
-        return int(weights.data.nbytes + weights.indices.nbytes + weights.indptr.nbytes)
-    return int(weights.nbytes)
+    return item_knn.model_bytes(weights) if sp.issparse(weights) else int(weights.nbytes)
 
 
 def _for(split: Split, search: str | None) -> _Kept:
