@@ -63,9 +63,8 @@ def _best_dense(
     values: np.ndarray, norms: np.ndarray, lo: int, neighbours: int, shrink: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sparse path's selection on a dense block of Gram rows ``lo``.. (rows, m): each
-    row's ``neighbours``-th best similarity by a partial sort, every entry above it, and of
-    the entries equal to it the lowest columns up to ``neighbours``. Rows, columns
-    (row-major, columns ascending) and float32 similarities of the kept entries."""
+    row's ``neighbours`` best positive similarities, of equal ones the lowest columns. Rows,
+    columns (row-major, columns ascending) and float32 similarities of the kept entries."""
     rows, m = values.shape
     # As the sparse path computes it, in place: norms_i norms_j + shrink + 1e-12, divided.
     sim = np.multiply.outer(norms[lo : lo + rows], norms)
@@ -74,9 +73,15 @@ def _best_dense(
     np.divide(values, sim, out=sim)
     sim[np.arange(rows), np.arange(lo, lo + rows)] = 0.0
     np.maximum(sim, 0.0, out=sim)  # only positive similarities are neighbours
-    keep = top_k.best_mask(sim, neighbours) & (sim > 0)  # a zero at the cut is no neighbour
-    r, c = top_k.positions(keep)
-    return r + lo, c, sim[r, c].astype(np.float32)
+    # top_k.best's threshold keeps about 1.05x the wanted entries a row before the exact
+    # sort: a third of the time of a partial sort of every row, the same entries.
+    best = top_k.best(sim, neighbours)
+    best.sort(axis=1)  # row-major, columns ascending: the layout the sparse path gives
+    r = np.repeat(np.arange(rows), best.shape[1])
+    c = best.ravel()
+    values = sim[r, c]
+    positive = values > 0  # a zero at the cut is no neighbour
+    return r[positive] + lo, c[positive], values[positive].astype(np.float32)
 
 
 def model_bytes(w: sp.csr_matrix) -> int:

@@ -14,7 +14,7 @@ def _sorted(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [1, 10, 20])
+@pytest.mark.parametrize("k", [1, 10, 20, 50])
 def test_best_equals_a_full_stable_sort(dtype: type, k: int) -> None:
     rng = np.random.default_rng(k)
     rows, m = 300, 1_037  # columns not a multiple of the group width: a tail
@@ -31,6 +31,20 @@ def test_best_equals_a_full_stable_sort(dtype: type, k: int) -> None:
         s[6, :] = -np.inf
         s[6, 500 : 500 + k // 2] = 2.0  # fewer finite scores than k
         np.testing.assert_array_equal(top_k.best(s, k), _sorted(s, k))
+
+
+@pytest.mark.parametrize("k", [20, 50, 100])
+def test_a_large_k_takes_the_threshold_path(monkeypatch: pytest.MonkeyPatch, k: int) -> None:
+    """Groups scale with k (a KNN fit keeps up to 100 neighbours of 5,000 items): rows of
+    distinct scores are not left to the partial sort of every cell."""
+    rng = np.random.default_rng(k)
+    s = rng.random((200, 5_000))
+
+    def refused(*args: object) -> None:
+        raise AssertionError("ranked by the partial sort")
+
+    monkeypatch.setattr(top_k, "_exact", refused)
+    np.testing.assert_array_equal(top_k.best(s, k), _sorted(s, k))
 
 
 def test_small_and_empty_blocks() -> None:
