@@ -36,7 +36,8 @@ def user_item(train: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
 def batched(users: np.ndarray, n_items: int, k: int, scores: Any, seen: sp.csr_matrix) -> (
     np.ndarray
 ):
-    """``top_k`` over users in batches: ``scores(users)`` gives a dense (batch, n_items)."""
+    """``top_k`` over users in batches: ``scores(users)`` gives a new dense (batch, n_items)
+    array (``top_k`` writes over it)."""
     step = max(1, BATCH_CELLS // max(n_items, 1))
     parts = [
         top_k(scores(users[lo : lo + step]), seen[users[lo : lo + step]], k)
@@ -46,11 +47,18 @@ def batched(users: np.ndarray, n_items: int, k: int, scores: Any, seen: sp.csr_m
 
 
 def top_k(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> np.ndarray:
-    """Best ``k`` item codes per row, the user's train items excluded (ties: lower code)."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    rows, cols = seen.nonzero()
-    scores[rows, cols] = -np.inf
+    """Best ``k`` item codes per row, the user's train items excluded (ties: lower code).
+    ``scores`` is scratch: a float64 one is written over (not copied: 64 MB a batch)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    _write(scores, seen.tocoo(), -np.inf)
     return best_columns(scores, k)
+
+
+def _write(block: np.ndarray, cells: sp.coo_matrix, values: Any) -> None:
+    """``block[cells.row, cells.col] = values`` through flat positions: 2-D fancy indexing
+    costs several times as much on a million cells."""
+    flat = block.reshape(-1)  # a view: the block is C-contiguous
+    flat[cells.row.astype(np.int64) * block.shape[1] + cells.col] = values
 
 
 class Model(Protocol):
@@ -74,8 +82,18 @@ class MostPopular:
         self._pop = np.asarray(self._x.sum(axis=0)).ravel()
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        n = len(self._pop)
-        return batched(users, n, k, lambda u: np.tile(self._pop, (len(u), 1)), self._x)
+        # A user's k best unseen items are among the k + (items they have seen) most popular:
+        # only those columns are ranked (ascending codes, so ties still go to the lower code).
+        seen = self._x[users]
+        most = int(np.diff(seen.indptr).max(initial=0))
+        order = np.argsort(-self._pop, kind="stable")
+        head = np.sort(order[: k + most])
+        pop = self._pop[head].astype(np.float64)
+        top = batched(
+            np.arange(len(users)), len(head), k, lambda u: np.tile(pop, (len(u), 1)),
+            seen[:, head],
+        )
+        return head[top]
 
 
 @dataclass
@@ -116,9 +134,10 @@ class CategoryPopular:
         # Category items first (score above 1), then overall popularity (at most 0.1). A
         # user's top categories hold a small part of the catalogue: only their items are
         # written over the overall row (sparse: the share per category times membership).
-        scores = np.tile(0.1 * self._overall, (len(users), 1))
+        scores = np.empty((len(users), len(self._overall)))
+        scores[:] = 0.1 * self._overall
         mine = (sp.csr_matrix(share) @ self._members).tocoo()
-        scores[mine.row, mine.col] = 1.0 + mine.data * self._in_cat[mine.col]
+        _write(scores, mine, 1.0 + mine.data * self._in_cat[mine.col])
         return scores
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
