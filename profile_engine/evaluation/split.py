@@ -40,10 +40,20 @@ def keep_active(df: pd.DataFrame, minimum: int = MIN_INTERACTIONS) -> pd.DataFra
 
 
 def _groups(u: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Distinct items per user, users sorted."""
-    pairs = np.unique(np.c_[u, i], axis=0) if len(u) else np.empty((0, 2), dtype=np.int64)
-    users, starts = np.unique(pairs[:, 0], return_index=True)
-    return users, np.split(pairs[:, 1], starts[1:]) if len(users) else []
+    """Distinct items per user (ascending, int64), users sorted; any integer ids."""
+    if not len(u):
+        return np.empty(0, dtype=np.int64), []
+    users, user = np.unique(u, return_inverse=True)
+    items, item = np.unique(i, return_inverse=True)
+    pairs = np.unique(_pair_keys(user, item, len(items)))  # by user, then item
+    starts = np.searchsorted(pairs // len(items), np.arange(1, len(users)))
+    return users, np.split(items.astype(np.int64)[pairs % len(items)], starts)
+
+
+def _pair_keys(u: np.ndarray, i: np.ndarray, n_items: int) -> np.ndarray:
+    """One int64 per (user, item) pair of dense codes, ordered as the pairs are."""
+    keys: np.ndarray = u.astype(np.int64) * n_items + i
+    return keys
 
 
 def temporal_split(df: pd.DataFrame, quantile: float = TEST_QUANTILE) -> Split:
@@ -68,10 +78,7 @@ def temporal_split(df: pd.DataFrame, quantile: float = TEST_QUANTILE) -> Split:
     )
     tu, ti = tu[known], ti[known]
     # A test item the user already had in train is a repeat, not a relevant new item.
-    seen = set(zip(coded["u"].to_numpy().tolist(), coded["i"].to_numpy().tolist(), strict=True))
-    repeat = np.fromiter(
-        ((a, b) in seen for a, b in zip(tu.tolist(), ti.tolist(), strict=True)), bool, len(tu)
-    )
+    repeat = np.isin(_pair_keys(tu, ti, len(items)), _pair_keys(u, i, len(items)))
     eval_users, relevant = _groups(tu[~repeat], ti[~repeat])
     rebuy_users, rebuys = _groups(tu[repeat], ti[repeat])
     return Split(

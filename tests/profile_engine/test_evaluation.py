@@ -215,3 +215,18 @@ def test_evaluate_command_writes_the_table(
     assert set(saved["models"]) == MODELS and saved["served"] in MODELS
     for m in saved["models"].values():
         assert {"precision@10", "recall@20", "ndcg@10", "coverage@10", "fit_s"} <= set(m)
+
+
+def test_groups_of_any_ids_are_distinct_items_per_sorted_user() -> None:
+    """split._groups takes hashed user keys (any int64, negative too) as well as dense codes."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(-(2**62), 2**62, 40)
+    u = keys[rng.integers(0, 40, 2_000)]
+    i = rng.integers(0, 300, 2_000).astype(np.int32)
+    users, items = split._groups(u, i)
+    np.testing.assert_array_equal(users, np.unique(u))
+    for user, got in zip(users, items, strict=True):
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, np.unique(i[u == user]))
+    empty_users, empty_items = split._groups(u[:0], i[:0])
+    assert len(empty_users) == 0 and empty_items == []
