@@ -6,7 +6,8 @@ the ones they do), so the trials of such a round, and the first trial of the nex
 share the best model's weights instead of fitting them again; on a cluster such a round's
 trials on other workers get them from the worker that fitted them (``fitted_weights``,
 ``install``). The split's per-user item frame is built once too. The last used weights are
-kept, and earlier ones within EXTRA_BYTES (an EASE model, m^2 float32, is kept alone);
+kept, and earlier ones within EXTRA_BYTES (an EASE model, m^2 float32, is kept alone), and
+the last KNN Gram within GRAM_BYTES (the neighbour and shrinkage rounds prune it again);
 everything goes at ``clear`` when the choice is made (or with the split object, for trials
 outside a named search).
 """
@@ -34,12 +35,21 @@ class _Kept:
     as_of_ms: int
     # Fitted weights by weight_key, the last used last (``_keep`` bounds them).
     weights: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    # The last KNN fit's Gram and its GRAM_FIELDS values (``_gram``).
+    gram: tuple[tuple[Any, ...], sp.csr_matrix] | None = None
 
 
 # Weights kept besides the last used, while together they take at most this: a search's
 # best so far was often fitted a trial or two before a worker's last (KNN weights are a few
 # MB; an EASE model of 4,000 items is 64 MB, kept alone).
 EXTRA_BYTES = 32 * 2**20
+# The last KNN Gram is kept while it takes at most this (5,000 items with busy users: 55 MB):
+# computing it is half of a KNN fit, and a round of neighbour or shrinkage settings prunes
+# the same one again.
+GRAM_BYTES = 128 * 2**20
+# What ``ranker.local_gram`` depends on besides the split (the KNN columns are every item
+# with an interaction; EASE's, its max_items most popular).
+GRAM_FIELDS = ("family", "max_items", "gram_half_life_days", "view_weight", "cart_weight")
 _kept: _Kept | None = None
 # The search a worker holds the inputs of (``hold``): its name, split, categories, select.
 _held: tuple[str, Split, np.ndarray, np.ndarray] | None = None
@@ -122,10 +132,24 @@ def _weights(
     else:
         # Freed before the next weights are fitted, not after: those _keep would drop.
         _keep(kept, None, None)
-        gram = ranker.local_gram(kept.items, columns, split.n_items, kept.as_of_ms, params)
-        weights = ranker.fit_weights(gram, params)
+        weights = ranker.fit_weights(_gram(kept, split, params, columns), params)
     _keep(kept, key, weights)
     return weights
+
+
+def _gram(
+    kept: _Kept, split: Split, params: ranker.RankerParams, columns: np.ndarray
+) -> np.ndarray | sp.csr_matrix:
+    """``ranker.local_gram`` of ``params``: the kept one when the last KNN fit's has the
+    same GRAM_FIELDS (pruning does not change it), else built (and kept, for KNN)."""
+    key = tuple(getattr(params, f) for f in GRAM_FIELDS)
+    if kept.gram is not None and kept.gram[0] == key:
+        return kept.gram[1]
+    kept.gram = None  # freed before the next one is built
+    gram = ranker.local_gram(kept.items, columns, split.n_items, kept.as_of_ms, params)
+    if sp.issparse(gram) and item_knn.model_bytes(gram) <= GRAM_BYTES:
+        kept.gram = (key, gram)
+    return gram
 
 
 def _keep(kept: _Kept, key: tuple[Any, ...] | None, weights: Any) -> None:

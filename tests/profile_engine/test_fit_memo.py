@@ -153,3 +153,48 @@ def test_weights_fitted_on_one_worker_serve_another(split_and_categories) -> Non
     assert used is sent
     np.testing.assert_array_equal(got.per_user, _fresh_ndcg(split, params, cats).astype(np.float32))
     fit_memo.clear()
+
+
+def test_knn_trials_that_differ_in_pruning_only_share_the_gram(  # type: ignore[no-untyped-def]
+    split_and_categories, monkeypatch
+) -> None:
+    """The neighbour and shrinkage rounds prune the last KNN fit's Gram again (the same
+    weights as a fresh fit); any setting the Gram depends on builds a new one, and a Gram
+    over GRAM_BYTES is not kept."""
+    split, cats = split_and_categories
+    c = cats[split.items]
+    built: list[RankerParams] = []
+    real = ranker.local_gram
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(args[-1])
+        return real(*args, **kwargs)
+
+    base = RankerParams(family="knn")
+    steps = [
+        (base, True),
+        (replace(base, knn_neighbours=5), False),
+        (replace(base, knn_neighbours=5, knn_shrink=0.0), False),
+        (replace(base, view_weight=1.0), True),
+        (replace(base, view_weight=1.0, knn_neighbours=50), False),
+        (replace(base, knn_neighbours=50), True),
+    ]
+    items = compared_models.train_items(split.train)
+    as_of = int(split.train["ts"].max())
+    fit_memo.clear()
+    for params, builds in steps:
+        monkeypatch.setattr(ranker, "local_gram", counted)
+        before = len(built)
+        shared = fit_memo.engine_ranker(split, params, c, "ranker")._model
+        assert (len(built) > before) == builds, params
+        monkeypatch.setattr(ranker, "local_gram", real)
+        fresh = ranker.fit_frame(items, split.n_items, as_of, params, c)
+        assert _dense(shared.weights).tobytes() == _dense(fresh.weights).tobytes(), params
+    monkeypatch.setattr(fit_memo, "GRAM_BYTES", 0)
+    monkeypatch.setattr(ranker, "local_gram", counted)
+    fit_memo.clear()
+    before = len(built)
+    fit_memo.engine_ranker(split, base, c, "ranker")
+    fit_memo.engine_ranker(split, replace(base, knn_neighbours=5), c, "ranker")
+    assert len(built) == before + 2
+    fit_memo.clear()
