@@ -93,7 +93,8 @@ class MostPopular:
             np.arange(len(users)), len(head), k, lambda u: np.tile(pop, (len(u), 1)),
             seen[:, head],
         )
-        return head[top]
+        ranked: np.ndarray = head[top]
+        return ranked
 
 
 @dataclass

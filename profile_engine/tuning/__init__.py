@@ -4,6 +4,7 @@ and the guard that serves a simple baseline when no ranker candidate beats it th
     space.py    the candidates: the families, and the values each setting may take
     trials.py   one candidate fitted on validation-train and scored on validation users
     choose.py   rounds of trials in parallel on the Dask cluster, within a time budget
+    cluster_trials.py   a round's trials as tasks on the workers (split held, weights shared)
     carry.py    the served choice again, without trials, until it is tuning_every_days old
 """
 

@@ -220,13 +220,13 @@ def test_trials_stop_when_no_worker_holds_the_split(scheduler_address: str, monk
 
     from distributed import Client
 
-    choosing = importlib.import_module("profile_engine.tuning.choose")
-    monkeypatch.setattr(choosing, "CHECK_EVERY_S", 0.2)
+    trials_on = importlib.import_module("profile_engine.tuning.cluster_trials")
+    monkeypatch.setattr(trials_on, "CHECK_EVERY_S", 0.2)
     with Client(scheduler_address) as client:
         never = client.submit(time.sleep, 30, pure=False)
         # (Had it waited for the task, the wait would have ended without an error.)
-        with pytest.raises(choosing.TrialsFailed, match="every worker holding"):
-            choosing._wait(client, [never], None, ["tcp://127.0.0.1:9"])
+        with pytest.raises(trials_on.TrialsFailed, match="every worker holding"):
+            trials_on._wait(client, [never], None, ["tcp://127.0.0.1:9"])
         assert never.cancelled()
 
 
