@@ -230,3 +230,13 @@ def test_groups_of_any_ids_are_distinct_items_per_sorted_user() -> None:
         np.testing.assert_array_equal(got, np.unique(i[u == user]))
     empty_users, empty_items = split._groups(u[:0], i[:0])
     assert len(empty_users) == 0 and empty_items == []
+
+
+def test_split_set_helpers_equal_numpy() -> None:
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 5_000, 3_000)
+    of = rng.integers(0, 5_000, 10_000)
+    np.testing.assert_array_equal(split._member(keys, of), np.isin(keys, of))
+    assert not split._member(keys, of[:0]).any() and len(split._member(keys[:0], of)) == 0
+    np.testing.assert_array_equal(split._distinct(of), np.unique(of))
+    assert len(split._distinct(of[:0])) == 0
