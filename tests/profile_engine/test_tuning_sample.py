@@ -9,7 +9,7 @@ import pandas as pd
 
 from profile_engine.compute import codes
 from profile_engine.evaluation import data as eval_data
-from profile_engine.stages.quality import sampled_rows, user_hash
+from profile_engine.stages.quality import in_time_order, sampled_rows, user_hash
 
 
 def _interactions(users: int, seed: int) -> pd.DataFrame:
@@ -67,3 +67,24 @@ def test_the_sample_does_not_lean_to_either_half_the_guard_judges_on() -> None:
     sample = uids[np.argsort(user_hash(uids))[:20_000]]
     held = ((sample.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(63)) == 1
     assert 0.47 < held.mean() < 0.53
+
+
+def test_rows_in_time_order_as_a_stable_sort_by_three_columns() -> None:
+    """The packed key and the pandas fallback both give the stable sort by (ts, uid, pcode):
+    ties kept in their order (a repeated click), hashed ids of any sign."""
+    rng = np.random.default_rng(5)
+    n = 5_000
+    rows = pd.DataFrame({
+        "uid": rng.choice(rng.integers(-(2**62), 2**62, 300), n),
+        "pcode": rng.integers(0, 40, n).astype(np.int32),
+        "ts": rng.integers(10**12, 10**12 + 2_000, n).astype(np.int64),  # many ties
+        "etype": np.arange(n).astype(np.int8),  # tells tied rows apart
+    })
+    want = rows.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(in_time_order(rows), want)
+    wide = rows.assign(ts=(rows["ts"] - 10**12) * 10**12)  # too wide to pack: pandas sorts
+    pd.testing.assert_frame_equal(
+        in_time_order(wide),
+        wide.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(in_time_order(rows.iloc[:0]), want.iloc[:0])
