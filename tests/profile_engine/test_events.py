@@ -15,7 +15,7 @@ import s3fs
 from profile_engine.compute import codes
 from profile_engine.compute.catalog import Catalog
 from profile_engine.sources import events
-from profile_engine.sources.files import list_files
+from profile_engine.sources.files import list_files, read_bytes
 from tests.conftest import s3_client
 from tests.profile_engine.event_lines import ISO, ISO_MS, ev, write_lines
 
@@ -191,3 +191,25 @@ def test_stray_bytes_make_their_line_malformed(tmp_path: Path, catalog: Catalog)
     assert (read.lines, read.valid, read.bad) == (4, 2, {"malformed_json": 2})
     rejected = (quarantine / "dt=2026-09-20" / "part-0.rejected.jsonl").read_text().splitlines()
     assert [json.loads(r)["reason"] for r in rejected] == ["malformed_json"] * 2
+
+
+def test_gzip_files_of_several_members_are_read_whole(tmp_path: Path) -> None:
+    """gzip allows members one after the other (``cat a.gz b.gz``): every one is read, with a
+    .gz suffix or, in a Firehose hour folder, by the magic bytes; a .gz that is not gzip is
+    refused as gzip refuses it."""
+    first, second = b'{"a": 1}\n' * 500, b'{"b": 2}\n' * 700
+    both = gzip.compress(first) + gzip.compress(second)
+    named = tmp_path / "part.jsonl.gz"
+    named.write_bytes(both)
+    hourly = tmp_path / "2026" / "10" / "01" / "07" / "stream-1-2026-10-01-07-00-00-abc"
+    hourly.parent.mkdir(parents=True)
+    hourly.write_bytes(both)
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(first)
+    assert read_bytes(str(named), {}) == first + second
+    assert read_bytes(str(hourly), {}) == first + second
+    assert read_bytes(str(plain), {}) == first
+    fake = tmp_path / "fake.jsonl.gz"
+    fake.write_bytes(first)
+    with pytest.raises(gzip.BadGzipFile):
+        read_bytes(str(fake), {})
