@@ -35,11 +35,27 @@ SPARSE_MERGE = 4_000_000
 def recent_history(items: pd.DataFrame, history: int) -> pd.DataFrame:
     """Each user's ``history`` most recently touched distinct products (newest first)."""
     uid = items["uid"].to_numpy()
-    order = np.lexsort((items["pcode"].to_numpy(), -items["last_ts"].to_numpy(), uid))
+    order = _newest_first(uid, items["last_ts"].to_numpy(), items["pcode"].to_numpy())
     uid = uid[order]
     firsts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else order[:0]
     rank = np.arange(len(uid)) - np.repeat(firsts, np.diff(np.r_[firsts, len(uid)]))
     return items.take(order[rank < history]).reset_index(drop=True)
+
+
+def _newest_first(uid: np.ndarray, last_ts: np.ndarray, pcode: np.ndarray) -> np.ndarray:
+    """``np.lexsort((pcode, -last_ts, uid))``. Rows already by (uid, pcode), as
+    ``profiles.user_items`` leaves them, need only a stable sort by (user, newest first):
+    one argsort of a packed int64 key, a third of the three-key lexsort's time."""
+    if len(uid) > 1 and (uid[1:] >= uid[:-1]).all():
+        same = uid[1:] == uid[:-1]
+        newest = int(last_ts.max())
+        span = newest - int(last_ts.min()) + 1
+        users = int(np.count_nonzero(~same)) + 1
+        if (pcode[1:][same] > pcode[:-1][same]).all() and users * span < 2**63:
+            user = np.r_[0, np.cumsum(~same)].astype(np.int64)
+            order: np.ndarray = np.argsort(user * span + (newest - last_ts), kind="stable")
+            return order
+    return np.lexsort((pcode, -last_ts, uid))
 
 
 def block_bounds(n_items: int, rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:

@@ -143,3 +143,19 @@ def test_recent_history_keeps_newest_distinct() -> None:
         rows((1, A, V, 3), (1, B, V, 2), (1, Cc, V, 1), (1, A, V, 5)), AS_OF
     )
     assert neighbours.recent_history(items, 2)["pcode"].tolist() == [Cc, B]
+
+
+def test_newest_first_is_the_three_key_sort_whatever_the_row_order() -> None:
+    """recent_history's order: by user, newest first, ties by product code; the packed-key
+    path (rows by user and product, as user_items leaves them) and the lexsort agree."""
+    rng = np.random.default_rng(8)
+    n = 4_000
+    uid = rng.choice(rng.integers(-(2**62), 2**62, 200), n)
+    pcode = rng.integers(0, 300, n).astype(np.int32)
+    last_ts = rng.integers(10**12, 10**12 + 50, n)  # many ties
+    by_user = np.lexsort((pcode, uid))
+    keep = np.r_[True, (uid[by_user][1:] != uid[by_user][:-1]) | (
+        pcode[by_user][1:] != pcode[by_user][:-1])]  # distinct (user, product), as user_items
+    rows = by_user[keep]
+    for u, t, p in ((uid[rows], last_ts[rows], pcode[rows]), (uid, last_ts, pcode)):
+        np.testing.assert_array_equal(neighbours._newest_first(u, t, p), np.lexsort((p, -t, u)))
