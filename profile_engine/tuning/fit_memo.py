@@ -47,9 +47,11 @@ EXTRA_BYTES = 32 * 2**20
 # computing it is half of a KNN fit, and a round of neighbour or shrinkage settings prunes
 # the same one again.
 GRAM_BYTES = 128 * 2**20
-# What ``ranker.local_gram`` depends on besides the split (the KNN columns are every item
-# with an interaction; EASE's, its max_items most popular).
-GRAM_FIELDS = ("family", "max_items", "gram_half_life_days", "view_weight", "cart_weight")
+# What ``ranker.local_gram`` depends on besides the split: the weights' settings but those
+# applied to the Gram after it is built (derived, so a setting added to the weights also
+# invalidates a kept Gram unless it is named here).
+AFTER_GRAM = ("lam", "knn_neighbours", "knn_shrink")
+GRAM_FIELDS = tuple(f for f in ranker.WEIGHT_FIELDS if f not in AFTER_GRAM)
 _kept: _Kept | None = None
 # The search a worker holds the inputs of (``hold``): its name, split, categories, select.
 _held: tuple[str, Split, np.ndarray, np.ndarray] | None = None
