@@ -94,13 +94,15 @@ def people_from_customers(customers: pd.DataFrame) -> pd.DataFrame:
 def people_from_users(users: pd.DataFrame) -> pd.DataFrame:
     """Users known only by id (event logs, order lines): no contact data, no consent."""
     n = len(users)
+    # The ids stay the strings they are (to_numpy would make a Python str of each, 5x slower).
+    blank = pd.array(np.full(n, "", dtype=object), dtype=PEOPLE_DTYPES["email"])
     return pd.DataFrame(
         {
             "uid": users["uid"].to_numpy(),
-            "user_id": users["user_id"].to_numpy(),
-            "email": np.full(n, "", dtype=object),
-            "first_name": np.full(n, "", dtype=object),
-            "country": np.full(n, "", dtype=object),
+            "user_id": users["user_id"].array,
+            "email": blank,
+            "first_name": blank,
+            "country": blank,
             "opt_in": np.zeros(n, dtype=bool),
             "registered": np.zeros(n, dtype=bool),
             "prio": np.ones(n, dtype=np.int8),

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from dask.delayed import delayed
 from sqlalchemy.pool import NullPool
 
+from profile_engine.sources import timestamps
+
 
 @dataclass(frozen=True)
 class Column:
@@ -167,9 +169,13 @@ def read_range(url: str, query: Query, rng: Range) -> pd.DataFrame:
     try:
         with eng.connect() as conn:
             result = conn.execute(stmt)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            names, rows = list(result.keys()), result.fetchall()
     finally:
         eng.dispose()
+    # By column: pandas given the rows probes every Row object (hasattr), 12x slower; a
+    # column list infers the same dtypes.
+    columns = zip(*rows, strict=True) if rows else ([] for _ in names)
+    frame = pd.DataFrame(dict(zip(names, map(list, columns), strict=True)), columns=names)
     return coerce(frame, query.columns)
 
 
@@ -188,8 +194,7 @@ def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
             )
         elif c.dtype == "ms":
             ts = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
-            ms = (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
-            out[c.name] = ms.fillna(-1).astype("int64")
+            out[c.name] = pd.Series(timestamps.datetimes_whole_ms(pd.DatetimeIndex(ts), -1))
         elif c.dtype == "bool":
             out[c.name] = raw.astype(object).where(raw.notna(), c.default).astype(bool)
         else:

@@ -107,3 +107,30 @@ def test_missing_required_column_skips_table(tmp_path: Path) -> None:
     assert replica.read_order_lines(f"sqlite:///{tmp_path / 'empty.db'}", 1000).warnings == [
         "replica has no orders table: purchases come from events only"
     ]
+
+
+def test_order_dates_read_to_the_millisecond_far_dates_included(replica_url: str) -> None:
+    # 9999-12-31 is many databases' "never": it read as an overflow that failed the run
+    engine = sa.create_engine(replica_url)
+    stamp = "TIMESTAMP WITH TIME ZONE" if replica_url.startswith("postgresql") else "TEXT"
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS orders"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id TEXT, "
+                f"created_at {stamp}, total REAL)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO orders VALUES (1, 'u1', '2026-09-01 10:00:00.146+00', 9.5), "
+                "(2, 'u2', '9999-12-31 00:00:00+00', 1.0), (3, 'u3', NULL, 2.0)"
+            )
+        )
+    engine.dispose()
+    got = replica.read_order_lines(replica_url, 1000).frame.compute().sort_values("order_id")
+    assert got["created_at"].tolist() == [
+        1_788_256_800_146,  # not ...145: no double of nanoseconds on the way
+        253_402_214_400_000,
+        -1,  # missing: the column default
+    ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -125,3 +127,58 @@ def test_arrow_and_pandas_paths_agree_on_types_and_anonymous(catalog: Catalog) -
     pd.testing.assert_frame_equal(arrow.frame, pandas.frame)
     assert arrow.frame["etype"].tolist() == [codes.VIEW, codes.PURCHASE]
     assert sorted(arrow.users["user_id"]) == sorted(pandas.users["user_id"]) == ["u1", "u2", "u3"]
+
+
+def _pandas_ms(strings: list[str | None]) -> np.ndarray:
+    """What pandas reads, as exact decimals of the millisecond (NaN outside the window)."""
+    out = []
+    for ts in pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601"):
+        try:
+            ms = np.nan if ts is pd.NaT else float(Decimal(ts.value) / 10**6)
+        except OverflowError:  # past 2262: outside the window
+            ms = np.nan
+        out.append(ms if validation.MIN_TS_MS <= ms < validation.MAX_TS_MS else np.nan)
+    return np.array(out)
+
+
+ISO_FORMS = [
+    "2026-10-01T00:00:52.146Z",
+    "2026-10-01 00:00:52Z",
+    "2026-10-01T00:00:52.146+02:00",
+    "2026-10-01T00:00:52+0200",
+    "2026-10-01T00:00:52.146-05",
+    "2026-10-01T00:00:52.123456789Z",
+    "2026-10-01T00:00Z",
+    "2026-10-01T00Z",
+    # forms Arrow refuses: pandas reads the whole column then
+    "2026-10-01",
+    "2026-10-01T00:00:52",
+    "20261001T000052Z",
+    "2026-10-01T00:00:52.Z",
+    " 2026-10-01T00:00:52Z",
+    "2026-10-01T24:00:00Z",
+    "2026-02-30T00:00:00Z",
+    "2026-10-01t00:00:52z",
+    "9999-12-31T00:00:00Z",
+    "1999-12-31T23:59:59.999Z",
+]
+
+
+def test_iso_timestamps_read_as_pandas_reads_them() -> None:
+    # each form alone (Arrow's parser where it reads it), then all in one column (pandas')
+    for form in ISO_FORMS:
+        got = validation._parse_ts(pa.array([form], pa.large_string()))
+        np.testing.assert_array_equal(got, _pandas_ms([form]), err_msg=form)
+    mixed = validation._parse_ts(pa.array(ISO_FORMS + [None], pa.large_string()))
+    np.testing.assert_array_equal(mixed, _pandas_ms(ISO_FORMS + [None]))
+    # a day of millisecond timestamps in several zones, to the bit
+    rng = np.random.default_rng(3)
+    stamps = pd.to_datetime(ISO_MS + rng.integers(0, 86_400_000, 2_000), unit="ms", utc=True)
+    zones = rng.choice(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"], 2_000)
+    text = [
+        t.tz_convert(z).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for t, z in zip(stamps, zones, strict=True)
+    ]
+    got = validation._parse_ts(pa.array(text, pa.large_string()))
+    np.testing.assert_array_equal(got, _pandas_ms(text))
+    assert (got == stamps.as_unit("ms").asi8).all()  # whole milliseconds, none truncated down
