@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import dask.dataframe as dd
+import pandas as pd
 from dask.base import compute, persist
 from dask.delayed import delayed
 
@@ -24,6 +25,12 @@ from profile_engine.sources.files import ERROR_PREFIXES, list_files, storage_opt
 from profile_engine.sources.json_file import PARSE_CHUNK, parse_json_file
 from profile_engine.sources.parquet_file import parse_parquet
 from profile_engine.sources.parsed import ParseStats
+
+# A user active on many days is in the users of every day's files, and the people shuffle
+# moves every row it is given: the users of this many files are merged into one part of
+# distinct users first (a fixed count, so the parts depend on the input only). On a month
+# of daily files, 4 parts instead of 31 moved a sixth of the rows: that shuffle 2.2 -> 1.3 s.
+USER_FILES_PER_PART = 8
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,11 @@ def read_events(
     # Parse once: both frames and the counts come from the same persisted parts.
     tasks = list(persist(*tasks))
     stats = compute(*[t[2] for t in tasks])
+    per_file = [t[1] for t in tasks]
+    user_parts = [
+        delayed(distinct_users, pure=True)(*per_file[g : g + USER_FILES_PER_PART])
+        for g in range(0, len(per_file), USER_FILES_PER_PART)
+    ]
     return EventsRead(
         frame=dd.from_delayed(
             [t[0] for t in tasks],
@@ -116,8 +128,13 @@ def read_events(
             verify_meta=False,
         ),
         users=dd.from_delayed(
-            [t[1] for t in tasks], meta=codes.empty_frame(codes.USER_DTYPES), verify_meta=False
+            user_parts, meta=codes.empty_frame(codes.USER_DTYPES), verify_meta=False
         ),
         files=len(files),
         stats=sum(stats, ParseStats()),
     )
+
+
+def distinct_users(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The users of several files' parts, once each (codes.USER_DTYPES; first seen kept)."""
+    return pd.concat(parts, ignore_index=True).drop_duplicates("uid", ignore_index=True)

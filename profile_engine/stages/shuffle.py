@@ -76,6 +76,10 @@ def by_user(
         .map_partitions(ingest.dedupe_people)
     )
     # Replica ranges are read and both shuffles run here; waiting keeps stage times honest.
-    interactions, people = job.client.persist([interactions, people])
+    # People first: its shuffle is the smaller one, and each shuffle's outputs wait for all
+    # its inputs; sent second, its inputs queued behind the interactions' and its outputs
+    # were the stage's last second (the interactions' outputs now overlap its tail).
+    people = job.client.persist(people, priority=1)
+    interactions = job.client.persist(interactions)
     wait_for(job, [interactions, people])
     return Shuffled(interactions, people)

@@ -213,3 +213,24 @@ def test_gzip_files_of_several_members_are_read_whole(tmp_path: Path) -> None:
     fake.write_bytes(first)
     with pytest.raises(gzip.BadGzipFile):
         read_bytes(str(fake), {})
+
+
+def test_users_come_once_per_part_of_several_files(tmp_path: Path, catalog: Catalog) -> None:
+    # 20 daily files, each with users u0..u4 plus one of its own: 3 parts of distinct users
+    for day in range(20):
+        users = [f"u{i}" for i in range(5)] + [f"only{day}"]
+        write_lines(
+            tmp_path / f"dt=2026-09-{day + 1:02d}" / "part-0000.jsonl",
+            [ev(ts=ISO_MS + day * 86_400_000, user_id=u) for u in users],
+        )
+    read = events.read_events(str(tmp_path), catalog)
+    k = events.USER_FILES_PER_PART
+    assert read.users.npartitions == -(-20 // k) > 1
+    parts = [read.users.get_partition(i).compute() for i in range(read.users.npartitions)]
+    assert all(p["uid"].is_unique for p in parts)
+    assert [len(p) for p in parts] == [5 + min(k, 20 - k * i) for i in range(len(parts))]
+    everyone = pd.concat(parts).drop_duplicates("uid")
+    assert sorted(everyone["user_id"]) == sorted(
+        [f"u{i}" for i in range(5)] + [f"only{d}" for d in range(20)]
+    )
+    assert (everyone["uid"] == codes.user_keys(everyone["user_id"])).all()
