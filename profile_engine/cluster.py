@@ -13,6 +13,7 @@ import dask
 from distributed import Client, LocalCluster
 
 from profile_engine.settings import EngineSettings
+from profile_engine.worker_memory import KeepFreedMemory
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def open_client(settings: EngineSettings) -> Iterator[Client]:
     ``settings.workers`` processes; the LocalCluster is shut down on exit."""
     if settings.scheduler:
         with Client(settings.scheduler, timeout="30s") as client:
+            _prepare(client, settings)
             yield client
         return
     with (
@@ -43,7 +45,13 @@ def open_client(settings: EngineSettings) -> Iterator[Client]:
         ) as cluster,
         Client(cluster) as client,
     ):
+        _prepare(client, settings)
         yield client
+
+
+def _prepare(client: Client, settings: EngineSettings) -> None:
+    if settings.keep_freed_memory:
+        client.register_plugin(KeepFreedMemory())
 
 
 def local_cluster(

@@ -1,0 +1,73 @@
+"""worker_memory.py: workers keep freed memory for the next task, on any cluster."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import pyarrow as pa
+import pytest
+from distributed import Client, LocalCluster
+
+from profile_engine import worker_memory
+
+
+def test_keep_is_a_bounded_share_of_the_limit() -> None:
+    assert worker_memory.keep_bytes(3 * 2**30 // 2) == 256 * 2**20
+    assert worker_memory.keep_bytes(64 * 2**30) == worker_memory.KEEP_MOST
+    assert worker_memory.keep_bytes(None) == worker_memory.keep_bytes(0) == 256 * 2**20
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def _state() -> tuple[str, int]:
+    """This process's Arrow pool, and the free memory glibc's heap holds after 40 blocks of
+    1 MB are freed (kept for reuse, or handed back to the system)."""
+    libc = _libc()
+    libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    libc.mallinfo2.restype = _MallInfo2
+    for block in [libc.malloc(2**20) for _ in range(40)]:
+        libc.free(block)
+    return pa.default_memory_pool().backend_name, int(libc.mallinfo2().fordblks)
+
+
+@pytest.mark.skipif(
+    not hasattr(_libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+)
+def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, memory_limit="1.5GiB", dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        before = next(iter(client.run(_state).values()))
+        client.register_plugin(worker_memory.KeepFreedMemory())
+        after = next(iter(client.run(_state).values()))
+        # a worker that joins later gets it too
+        cluster.scale(2)
+        client.wait_for_workers(2)
+        states = list(client.run(_state).values())
+    assert before[0] != "system" and before[1] < 8 * 2**20  # Dask's default: handed back
+    assert after[0] == "system" and after[1] >= 32 * 2**20  # kept for the next task
+    assert all(s[0] == "system" and s[1] >= 32 * 2**20 for s in states)
