@@ -40,7 +40,7 @@ from functools import partial
 
 from distributed import Client
 
-from profile_engine import cluster
+from profile_engine import cluster, worker_memory
 from profile_engine.compute import segment_rules
 from profile_engine.publish import dynamodb_client, new_generation_id
 from profile_engine.run_report import RunReport
@@ -121,7 +121,10 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
     with report.stage("profiles"):
         profiled = user_frames.profile(job, catalogue, shuffled.interactions, as_of_ms)
 
-    with report.stage("tune"):
+    with (
+        report.stage("tune"),
+        worker_memory.returned_during(job.client, settings.keep_freed_memory),
+    ):
         tuned = quality.tune(job, catalogue, shuffled.interactions)
 
     with report.stage("evaluate"):

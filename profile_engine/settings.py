@@ -56,7 +56,8 @@ class EngineSettings(BaseSettings):
         description="Workers keep some memory their tasks free (a sixth of the limit, at "
         "most 512 MB) for the next task instead of returning it to the system at once: "
         "faulting it in again cost 12% of the aggregation stages (profile_engine/"
-        "worker_memory.py). Set on every worker of the cluster, for as long as it runs.",
+        "worker_memory.py). Not during the trials, whose peak it raised. Set on every "
+        "worker of the cluster, for as long as it runs.",
     )
     spill_process: float = Field(
         0.33,

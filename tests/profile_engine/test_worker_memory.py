@@ -64,10 +64,15 @@ def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
         before = next(iter(client.run(_state).values()))
         client.register_plugin(worker_memory.KeepFreedMemory())
         after = next(iter(client.run(_state).values()))
+        with worker_memory.returned_during(client, keeping=True):  # the trials' stage
+            during = next(iter(client.run(_state).values()))
+        again = next(iter(client.run(_state).values()))
         # a worker that joins later gets it too
         cluster.scale(2)
         client.wait_for_workers(2)
         states = list(client.run(_state).values())
     assert before[0] != "system" and before[1] < 8 * 2**20  # Dask's default: handed back
     assert after[0] == "system" and after[1] >= 32 * 2**20  # kept for the next task
+    assert during[0] == before[0] and during[1] < 8 * 2**20  # as Dask has it
+    assert again[0] == "system" and again[1] >= 32 * 2**20
     assert all(s[0] == "system" and s[1] >= 32 * 2**20 for s in states)
