@@ -99,11 +99,19 @@ def returned_during(client: Client, keeping: bool) -> Iterator[None]:
     if not keeping:
         yield
         return
-    client.run(return_freed)
+    _on_workers(client, return_freed)
     try:
         yield
     finally:
-        client.run(keep_on_worker)
+        _on_workers(client, keep_on_worker)
+
+
+def _on_workers(client: Client, setting: Any) -> None:
+    # A speed setting never fails the run: a worker lost meanwhile is the stage's to report.
+    try:
+        client.run(setting, on_error="return")
+    except Exception:
+        log.debug("could not change how workers keep freed memory", exc_info=True)
 
 
 def _libc() -> ctypes.CDLL | None:
