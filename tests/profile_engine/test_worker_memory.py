@@ -9,7 +9,9 @@ import pyarrow as pa
 import pytest
 from distributed import Client, LocalCluster
 
+from profile_engine import cluster as job_cluster
 from profile_engine import worker_memory
+from profile_engine.settings import EngineSettings
 
 
 def test_keep_is_a_bounded_share_of_the_limit() -> None:
@@ -57,7 +59,11 @@ def _state() -> tuple[str, int]:
 def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=1, memory_limit="1.5GiB", dashboard_address=":0"
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1.5GiB",
+            host="127.0.0.1",
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -76,3 +82,14 @@ def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
     assert during[0] == before[0] and during[1] < 8 * 2**20  # as Dask has it
     assert again[0] == "system" and again[1] >= 32 * 2**20
     assert all(s[0] == "system" and s[1] >= 32 * 2**20 for s in states)
+
+
+@pytest.mark.skipif(
+    not hasattr(_libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+)
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_job_client_sets_it_as_the_setting_says(keep: bool) -> None:
+    settings = EngineSettings(workers=1, worker_memory="1.5GiB", keep_freed_memory=keep)
+    with job_cluster.open_client(settings) as client:
+        pool, free = next(iter(client.run(_state).values()))
+    assert (pool == "system" and free >= 32 * 2**20) is keep
