@@ -8,6 +8,8 @@ down). These work in the index's own unit instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -30,6 +32,12 @@ def datetimes_ms(ts: pd.DatetimeIndex) -> np.ndarray:
     out = epoch_ms(ts.asi8, ts.unit)
     out[np.asarray(ts.isna())] = np.nan
     return out
+
+
+def iso_ms(strings: Any) -> np.ndarray:
+    """Epoch ms (float, NaN when unparseable) of ISO-8601 strings, read by pandas."""
+    ts = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
+    return datetimes_ms(pd.DatetimeIndex(ts))
 
 
 def datetimes_whole_ms(ts: pd.DatetimeIndex, missing: int) -> np.ndarray:

@@ -63,8 +63,7 @@ def _parse_ts(values: Column) -> np.ndarray:
         out[digits] = text[digits].astype(float).to_numpy()
         iso = ~numeric & ~digits & text.notna().to_numpy(bool)
         if iso.any():
-            ts = pd.to_datetime(text[iso], utc=True, errors="coerce", format="ISO8601")
-            out[iso] = timestamps.datetimes_ms(pd.DatetimeIndex(ts))
+            out[iso] = timestamps.iso_ms(text[iso])
     out[(out < MIN_TS_MS) | (out >= MAX_TS_MS)] = np.nan
     ms: np.ndarray = out
     return ms
@@ -108,9 +107,7 @@ def _iso_ms(text: pa.Array) -> np.ndarray:
     try:
         ns = pc.cast(text, pa.timestamp("ns", tz="UTC")).cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        strings = text.to_numpy(zero_copy_only=False)
-        ts = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
-        return timestamps.datetimes_ms(pd.DatetimeIndex(ts))
+        return timestamps.iso_ms(text.to_numpy(zero_copy_only=False))
     return timestamps.epoch_ms(ns.to_numpy(), "ns")
 
 

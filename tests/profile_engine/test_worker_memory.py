@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 import pyarrow as pa
 import pytest
@@ -38,14 +37,11 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-
-
 def _state() -> tuple[str, int]:
     """This process's Arrow pool, and the free memory glibc's heap holds after 40 blocks of
     1 MB are freed (kept for reuse, or handed back to the system)."""
-    libc = _libc()
+    libc = worker_memory._libc()
+    assert libc is not None
     libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
     libc.mallinfo2.restype = _MallInfo2
     for block in [libc.malloc(2**20) for _ in range(40)]:
@@ -54,7 +50,7 @@ def _state() -> tuple[str, int]:
 
 
 @pytest.mark.skipif(
-    not hasattr(_libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+    not hasattr(worker_memory._libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
 )
 def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
     with (
@@ -85,7 +81,7 @@ def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
 
 
 @pytest.mark.skipif(
-    not hasattr(_libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+    not hasattr(worker_memory._libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
 )
 @pytest.mark.parametrize("keep", [True, False])
 def test_the_job_client_sets_it_as_the_setting_says(keep: bool) -> None:
