@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes, ease, item_knn, priors, top_k
+from profile_engine.compute import codes, ease, item_knn, priors, score_kernel
 
-# Users scored per matrix product, and the most score cells one batch holds (float64):
-# bounds a task's scratch whatever the number of modelled items.
+# Users scored per kernel call (``score_kernel``): bounds the batch's category shares
+# (users x categories) and its reasons' scratch (history entries x k), whatever the number
+# of modelled items (the kernel itself holds one row of scores at a time).
 SCORE_BATCH = 2_000
-SCORE_CELLS = 8_000_000
 FAMILIES = ("ease", "knn")
 RANKED_DTYPES: dict[str, str] = {
     "uid": "int64",
@@ -324,28 +324,22 @@ def score(
         if reasons else None
     )
     k = min(k, m)
-    batch = max(16, min(SCORE_BATCH, SCORE_CELLS // m))
+    # The priors as numpy added them to float32 scores (the kernel's figures are the same).
+    scorer = score_kernel.scorer(
+        model.weights,
+        p.popularity_weight * model.prior,
+        model.category,
+        (p.category_weight * np.asarray(model.category_prior, np.float64)).astype(np.float32),
+        blocked,
+    )
     out: list[pd.DataFrame] = []
-    for lo in range(0, len(uids), batch):
-        xb = x[lo : lo + batch]
-        product = xb @ model.weights
-        s = np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float32)
-        s /= np.abs(s).max(axis=1, keepdims=True) + 1e-9
-        personal = s.copy() if kinds is not None else None  # what the reasons weigh
-        s += p.popularity_weight * model.prior
-        if p.category_weight > 0:
-            s += priors.category_scores(
-                xb, model.category, model.category_prior, p.category_weight
-            )
-        s[:, blocked] = -np.inf
-        rows, cols = banned[lo : lo + batch].nonzero()
-        s[rows, cols] = -np.inf
-        top = top_k.best(s, k)
-        best = np.take_along_axis(s, top, axis=1)
+    for lo in range(0, len(uids), SCORE_BATCH):
+        xb = x[lo : lo + SCORE_BATCH]
+        share = priors.category_shares(xb, model.category) if p.category_weight > 0 else None
+        top, best, own = score_kernel.best(scorer, xb, share, banned[lo : lo + SCORE_BATCH], k)
         # The reason is the user's biggest contributor, unless the priors outweigh the
         # whole personal part of the score.
-        if kinds is not None and personal is not None:
-            own = np.take_along_axis(personal, top, axis=1)
+        if kinds is not None:
             mine = own > best - own
             kind_data = kinds.data[kinds.indptr[lo] : kinds.indptr[lo + len(xb.indptr) - 1]]
             source, source_etype = _reasons(xb, kind_data, model, top, mine)
@@ -356,7 +350,7 @@ def score(
         out.append(
             pd.DataFrame(
                 {
-                    "uid": np.repeat(uids[lo : lo + batch], k)[valid.ravel()],
+                    "uid": np.repeat(uids[lo : lo + SCORE_BATCH], k)[valid.ravel()],
                     "pcode": model.columns[top][valid],
                     "score": best[valid],
                     "source": source[valid],

@@ -70,12 +70,15 @@ def test_the_category_prior_favours_the_users_categories() -> None:
     category = np.array([0, 0, 1, 1])
     prior = priors.within_category(np.array([4.0, 2.0, 1.0, 3.0]), category)
     assert prior.tolist() == [1.0, 0.5, 1.0 / 3.0, 1.0]
-    scores = priors.category_scores(x, category, prior)
+    shares = priors.category_shares(x, category)
+    assert shares.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert shares.dtype == np.float32  # scored in float32: no float64 scratch
+    # What the ranker adds to a score: the user's share of the item's category x its prior.
+    scores = shares[:, category] * prior.astype(np.float32)
     assert scores[0].tolist() == [1.0, 0.5, 0.0, 0.0]
-    assert scores.dtype == np.float32  # added to float32 scores: no float64 scratch
     np.testing.assert_array_equal(scores[1], np.float32([0.0, 0.0, 1.0 / 3.0, 1.0]))
-    weighted = priors.category_scores(x, category, prior, weight=3.0)
-    np.testing.assert_allclose(weighted, 3.0 * scores, rtol=1e-6)
+    split = priors.category_shares(sp.csr_matrix(np.array([[3.0, 0.0, 1.0, 0.0]])), category)
+    assert split.tolist() == [[0.75, 0.25]]
 
 
 def test_the_model_choice_round_trips_through_the_manifest() -> None:
