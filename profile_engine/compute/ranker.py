@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes, ease, item_knn, priors, score_kernel
+from profile_engine.compute import codes, cooccurrence, ease, item_knn, priors, score_kernel
 
 # Users scored per kernel call (``score_kernel``): bounds the batch's category shares
 # (users x categories) and its reasons' scratch (history entries x k), whatever the number
@@ -178,16 +178,7 @@ def local_gram(
     dense for ease, sparse for knn (the pairs that co-occur)."""
     w = _weights(items, as_of_ms, params.gram_half_life_days, params)
     x, _ = _matrix(items, _lookup(columns, n_products), len(columns), np.sqrt(w))
-    product = x.T @ x  # CSC, columns unsorted
-    # Symmetric: its CSC arrays are its CSR ones. Cast without scipy's astype, which sorts
-    # every column first (a third of a KNN fit); item_knn sorts only what it needs.
-    sym = sp.csr_matrix(
-        (product.data.astype(np.float32), product.indices, product.indptr), shape=product.shape
-    )
-    if params.family == "knn":
-        return sym
-    gram: np.ndarray = sym.toarray()
-    return gram
+    return cooccurrence.gram(x, dense=params.family != "knn")
 
 
 def fit(

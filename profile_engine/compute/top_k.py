@@ -1,13 +1,14 @@
 """The best ``k`` columns of each row of a dense score block, best first.
 
 ``np.argpartition`` on every row costs some 15 ns a cell (an introselect per row), and the
-per-user lists and every evaluation trial spend most of their time there. A row's k-th best
-score is at least the k-th best of its group maxima (any k groups each hold one score at
-least that high), so one pass of column-group maxima (an elementwise maximum over column
-slices: vectorised) and a partition of those few maxima give a threshold that keeps only a
-handful of candidates per row; the candidates are then sorted exactly. Ties go to the lower
-column, so the result is the same on every machine (argpartition leaves ties in whatever
-order its selection reached them).
+evaluation's baselines rank every validation user's row of item scores (the ranker's lists
+and the KNN pruning have compiled passes of their own: ``score_kernel``, ``item_knn``).
+A row's k-th best score is at least the k-th best of its group maxima (any k groups each
+hold one score at least that high), so one pass of column-group maxima (an elementwise
+maximum over column slices: vectorised) and a partition of those few maxima give a
+threshold that keeps only a handful of candidates per row; the candidates are then sorted
+exactly. Ties go to the lower column, so the result is the same on every machine
+(argpartition leaves ties in whatever order its selection reached them).
 """
 
 from __future__ import annotations

@@ -96,21 +96,36 @@ def test_the_model_choice_round_trips_through_the_manifest() -> None:
     assert payloads.decode_manifest(payloads.encode_manifest(older)).model is None
 
 
-def test_dense_and_sparse_pruning_pick_the_same_neighbours(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Integer co-occurrence counts tie often: both ways of pruning keep the lower column."""
+def by_sort(gram: sp.spmatrix, neighbours: int, shrink: float) -> sp.csr_matrix:
+    """What item_knn.weights keeps, by a sort of every off-diagonal positive similarity."""
+    g = sp.coo_matrix(gram)
+    norms = np.sqrt(np.maximum(sp.csr_matrix(gram).diagonal().astype(np.float64), 0.0))
+    sim = g.data.astype(np.float32) / (norms[g.row] * norms[g.col] + shrink + 1e-12)
+    keep = (g.row != g.col) & (sim > 0)
+    r, c, v = g.row[keep], g.col[keep], sim[keep]
+    order = np.lexsort((c, -v, r))  # by row, best first, ties to the lower column
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    kept = rank < neighbours
+    return sp.csr_matrix((v[kept].astype(np.float32), (r[kept], c[kept])), shape=g.shape)
+
+
+def test_pruning_keeps_what_a_full_sort_keeps() -> None:
+    """Integer co-occurrence counts tie often: the lower column is kept, as a sort of every
+    pair by (row, similarity, column) would keep it; the same float32 values."""
     rng = np.random.default_rng(3)
-    x = sp.csr_matrix((rng.random((300, 80)) < 0.3) * rng.integers(1, 3, (300, 80)))
-    gram = (x.T @ x).astype(np.float64)
-    for neighbours, shrink in ((1, 0.0), (7, 0.0), (7, 10.0), (90, 0.0)):
-        monkeypatch.setattr(item_knn, "DENSE_SHARE", 0.0)  # every block dense
-        dense = item_knn.weights(gram, neighbours, shrink)
-        monkeypatch.setattr(item_knn, "DENSE_SHARE", 2.0)  # none
-        by_sort = item_knn.weights(gram, neighbours, shrink)
-        assert (dense != by_sort).nnz == 0, (neighbours, shrink)
-        assert np.diff(dense.indptr).max() <= neighbours
+    for density in (0.05, 0.3, 0.9):
+        x = sp.csr_matrix((rng.random((300, 80)) < density) * rng.integers(1, 3, (300, 80)))
+        gram = (x.T @ x).astype(np.float64)
+        for neighbours, shrink in ((1, 0.0), (7, 0.0), (7, 10.0), (90, 0.0)):
+            got = item_knn.weights(gram, neighbours, shrink)
+            want = by_sort(gram, neighbours, shrink)
+            assert (got != want).nnz == 0, (density, neighbours, shrink)
+            assert got.has_sorted_indices and np.diff(got.indptr).max() <= neighbours
+    assert item_knn.weights(gram, 0, 0.0).nnz == 0
 
 
-def test_pruning_does_not_need_sorted_rows(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_pruning_does_not_need_sorted_rows() -> None:
     """A sparse product's rows come with their columns in any order (local_gram passes them
     on unsorted): the neighbours, ties included, are those of the sorted Gram."""
     rng = np.random.default_rng(5)
@@ -125,12 +140,10 @@ def test_pruning_does_not_need_sorted_rows(monkeypatch) -> None:  # type: ignore
             shuffled.indices[lo:hi] = shuffled.indices[lo:hi][::-1].copy()
             shuffled.data[lo:hi] = shuffled.data[lo:hi][::-1].copy()
         shuffled.has_sorted_indices = False
-        for share in (0.0, 2.0):  # every block dense, then none
-            monkeypatch.setattr(item_knn, "DENSE_SHARE", share)
-            for neighbours, shrink in ((1, 0.0), (5, 0.0), (5, 10.0), (70, 0.0)):
-                want = item_knn.weights(ordered, neighbours, shrink)
-                got = item_knn.weights(shuffled, neighbours, shrink)
-                assert (want != got).nnz == 0, (share, neighbours, shrink)
+        for neighbours, shrink in ((1, 0.0), (5, 0.0), (5, 10.0), (70, 0.0)):
+            want = item_knn.weights(ordered, neighbours, shrink)
+            got = item_knn.weights(shuffled, neighbours, shrink)
+            assert (want != got).nnz == 0, (neighbours, shrink)
     # The tie's row keeps its lowest columns, whichever way the row was stored.
     assert list(item_knn.weights(shuffled, 5, 0.0)[0].indices) == [1, 2, 3, 4, 5]
 
