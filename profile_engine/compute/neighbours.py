@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import top_k
+from profile_engine.compute import codes, top_k
 
 NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float64", "c": "int64"}
 # Rows (items) per block of the co-occurrence matrix: summing and ranking one block is one
@@ -49,11 +49,12 @@ def _newest_first(uid: np.ndarray, last_ts: np.ndarray, pcode: np.ndarray) -> np
     if len(uid) > 1 and (uid[1:] >= uid[:-1]).all():
         same = uid[1:] == uid[:-1]
         newest = int(last_ts.max())
-        span = newest - int(last_ts.min()) + 1
-        users = int(np.count_nonzero(~same)) + 1
-        if (pcode[1:][same] > pcode[:-1][same]).all() and users * span < 2**63:
-            user = np.r_[0, np.cumsum(~same)].astype(np.int64)
-            order: np.ndarray = np.argsort(user * span + (newest - last_ts), kind="stable")
+        key = codes.packed([
+            (np.r_[0, np.cumsum(~same)].astype(np.int64), int(np.count_nonzero(~same)) + 1),
+            ((newest - last_ts).astype(np.int64), newest - int(last_ts.min()) + 1),
+        ]) if (pcode[1:][same] > pcode[:-1][same]).all() else None
+        if key is not None:
+            order: np.ndarray = np.argsort(key, kind="stable")
             return order
     return np.lexsort((pcode, -last_ts, uid))
 

@@ -4,10 +4,11 @@ With numpy, a batch of users was a dozen passes over a (users, items) float32 bl
 sparse product and its densifying, the scaling to each user's best, the popularity and
 category priors (a gather of the category shares), the exclusions, then the top-k. Here
 each user's row of scores lives in one buffer of the model's width (20 KB at 5,000 items,
-in cache), and the same arithmetic, in the same float32 order, runs as: the user's history
-rows of the weights added in, the row's largest magnitude, the exclusions, then one pass
-that scales, adds the priors and keeps the ``k`` best. The figures are those of the numpy
-passes to the bit (``tests/compute/test_score_kernel.py`` holds them side by side).
+in cache), and the same arithmetic, in the same float32 order, runs on it: the user's
+history rows of the weights added in, the row's largest magnitude, the scale and both
+priors, the exclusions, then one scan that keeps the ``k`` best. The figures are those of
+the numpy passes to the bit (``tests/profile_engine/test_score_kernel.py`` holds them side
+by side). Per user-partition of the per-user lists, per trial of the tuning.
 """
 
 from __future__ import annotations

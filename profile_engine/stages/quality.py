@@ -104,10 +104,13 @@ def in_time_order(rows: pd.DataFrame) -> pd.DataFrame:
     if not len(rows) or pcode.min() < 0:
         return rows.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
     users, user = np.unique(uid, return_inverse=True)  # ascending, as uid sorts
-    span, products = int(ts.max()) - int(ts.min()) + 1, int(pcode.max()) + 1
-    if span * len(users) * products >= 2**63:
+    key = codes.packed([
+        ((ts - ts.min()).astype(np.int64), int(ts.max()) - int(ts.min()) + 1),
+        (user, len(users)),
+        (pcode, int(pcode.max()) + 1),
+    ])
+    if key is None:
         return rows.sort_values(["ts", "uid", "pcode"], kind="stable").reset_index(drop=True)
-    key = ((ts - ts.min()).astype(np.int64) * len(users) + user) * products + pcode
     return rows.take(np.argsort(key, kind="stable")).reset_index(drop=True)
 
 
