@@ -44,6 +44,9 @@ After=network-online.target
 
 [Service]
 User=hadoop
+# The ranker's compiled kernels (numba) are cached here: compiled once per node (a few
+# seconds), loaded by every later worker process (the install prefix is root's).
+Environment=NUMBA_CACHE_DIR=/mnt/dask/numba-cache
 ExecStart=$exec_start
 Restart=always
 RestartSec=5
