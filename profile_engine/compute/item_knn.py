@@ -15,6 +15,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from profile_engine.compute import best_k
+
 
 def weights(gram: sp.spmatrix, neighbours: int, shrink: float) -> sp.csr_matrix:
     """Row i: the ``neighbours`` items most similar to item i, by shrunk cosine
@@ -41,8 +43,8 @@ def _pruned(
 ) -> Any:
     """CSR (indptr, indices, data) of each row's ``k`` best positive similarities, off the
     diagonal, ties to the lower column, each row's kept in column order. One pass over the
-    row's entries keeps the best in order (an entry gets in only when it beats the k-th);
-    the similarity is computed in float64 as numpy's ``g / (n_i n_j + shrink + 1e-12)``."""
+    row's entries keeps the best in order (``best_k.offer``); the similarity is computed
+    in float64 as numpy's ``g / (n_i n_j + shrink + 1e-12)``."""
     m = len(ptr) - 1
     out_ptr = np.zeros(m + 1, dtype=np.int64)
     out_idx = np.empty(m * k, dtype=np.int32)
@@ -59,17 +61,7 @@ def _pruned(
             sim = val[t] / (norms[i] * norms[j] + shrink + 1e-12)
             if not sim > 0.0:
                 continue
-            if count == k and not (sim > best[k - 1] or (sim == best[k - 1] and j < col[k - 1])):
-                continue
-            pos = count if count < k else k - 1
-            while pos > 0 and (best[pos - 1] < sim or (best[pos - 1] == sim and col[pos - 1] > j)):
-                best[pos] = best[pos - 1]
-                col[pos] = col[pos - 1]
-                pos -= 1
-            best[pos] = sim
-            col[pos] = j
-            if count < k:
-                count += 1
+            count = best_k.offer(best, col, count, k, sim, j)
         order = np.argsort(col[:count])  # distinct columns: any sort gives the same
         for r in range(count):
             out_idx[n] = col[order[r]]

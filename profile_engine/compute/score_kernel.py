@@ -20,6 +20,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from profile_engine.compute import best_k
+
 # The scale's guard against a user whose history scores nothing (as ``ranker.score``'s).
 EPSILON = np.float32(1e-9)
 
@@ -172,24 +174,7 @@ def _add_history(
 @numba.njit(cache=True, nogil=True)
 def _keep_best(total: np.ndarray, k: int, top: np.ndarray, best: np.ndarray) -> None:
     """The ``k`` best columns of ``total`` into ``top`` and their values into ``best``,
-    best first, ties to the lower column: the kept in order, a column inserted only when
-    strictly better than the k-th (an equal value comes later in the scan, so from a
-    higher column: worse). Insertion beat a heap here even at k = 100: after the first
-    few hundred columns hardly any gets in."""
+    best first, ties to the lower column."""
     count = 0
-    floor = -np.inf
     for c in range(len(total)):
-        v = total[c]
-        if count == k and not v > floor:
-            continue
-        pos = count if count < k else k - 1
-        while pos > 0 and best[pos - 1] < v:
-            best[pos] = best[pos - 1]
-            top[pos] = top[pos - 1]
-            pos -= 1
-        best[pos] = v
-        top[pos] = c
-        if count < k:
-            count += 1
-        if count == k:
-            floor = best[k - 1]
+        count = best_k.offer(best, top, count, k, total[c], c)
