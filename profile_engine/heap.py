@@ -33,7 +33,7 @@ MIB = 2**20
 
 
 @functools.cache  # looked up once per process, not on every block
-def _libc() -> Any:
+def libc() -> Any:
     """glibc, or None (another C library: musl, macOS; nothing is changed there)."""
     try:
         lib = ctypes.CDLL("libc.so.6")
@@ -48,18 +48,28 @@ def blocks_on_heap(mmap_below: int = 32 * MIB, keep_free: int = 64 * MIB) -> Ite
     kept for reuse, while the block runs; then the free heap goes back to the OS
     (malloc_trim) and the thresholds are the environment's again. A process whose
     environment pins no threshold is left alone (mallopt would end glibc's adaptation)."""
-    libc = _libc()
-    if libc is None or not any(k in os.environ for k in PINNED_BY):
+    lib = libc()
+    if lib is None or not any(k in os.environ for k in PINNED_BY):
         yield  # glibc's own dynamic thresholds already keep reused blocks on the heap
         return
-    libc.mallopt(M_MMAP_THRESHOLD, mmap_below)
-    libc.mallopt(M_TRIM_THRESHOLD, keep_free)
+    lib.mallopt(M_MMAP_THRESHOLD, mmap_below)
+    lib.mallopt(M_TRIM_THRESHOLD, keep_free)
     try:
         yield
     finally:
-        libc.mallopt(M_MMAP_THRESHOLD, _env_int("MALLOC_MMAP_THRESHOLD_", DEFAULT_MMAP))
-        libc.mallopt(M_TRIM_THRESHOLD, _env_int("MALLOC_TRIM_THRESHOLD_", DEFAULT_TRIM))
-        libc.malloc_trim(0)
+        mmap, trim = environment_thresholds()
+        lib.mallopt(M_MMAP_THRESHOLD, mmap)
+        lib.mallopt(M_TRIM_THRESHOLD, trim)
+        lib.malloc_trim(0)
+
+
+def environment_thresholds() -> tuple[int, int]:
+    """glibc's mmap and trim thresholds as the environment sets them (Dask's workers:
+    MALLOC_TRIM_THRESHOLD_), glibc's defaults for the one it does not."""
+    return (
+        _env_int("MALLOC_MMAP_THRESHOLD_", DEFAULT_MMAP),
+        _env_int("MALLOC_TRIM_THRESHOLD_", DEFAULT_TRIM),
+    )
 
 
 def _env_int(name: str, default: int) -> int:

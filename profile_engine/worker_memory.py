@@ -17,11 +17,7 @@ set at run time (mallopt), so any Dask cluster the job is given, a LocalCluster 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,11 +26,10 @@ import pyarrow as pa
 from distributed import Client
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from profile_engine import heap
+
 log = logging.getLogger(__name__)
 
-# glibc's mallopt parameters (malloc.h).
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
 # Blocks up to this size come from the heap, so freeing them keeps them for reuse; glibc's
 # largest accepted value (HEAP_MAX_SIZE / 2 on 64-bit). Larger ones are still mapped apart.
 MMAP_THRESHOLD = 32 * 2**20
@@ -43,10 +38,6 @@ MMAP_THRESHOLD = 32 * 2**20
 KEEP_SHARE = 1 / 6
 KEEP_MOST = 512 * 2**20
 KEEP_UNLIMITED = 256 * 2**20  # a worker without a memory limit
-# What return_freed restores: glibc's mmap threshold before it adapts, and its trim
-# threshold where Dask's MALLOC_TRIM_THRESHOLD_ is not set.
-DEFAULT_MMAP_THRESHOLD = 128 * 2**10
-DEFAULT_TRIM = 128 * 2**10
 _ARROW_DEFAULT = pa.default_memory_pool()
 
 
@@ -60,10 +51,11 @@ def keep_bytes(memory_limit: int | None) -> int:
 def keep_freed(keep: int) -> bool:
     """Make this process keep up to ``keep`` bytes of freed memory; False where the C
     library is not glibc (nothing changed then: the job runs as before)."""
-    mallopt = _mallopt()
-    if mallopt is None:
+    lib = heap.libc()
+    if lib is None:
         return False
-    if not (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, keep)):
+    if not (lib.mallopt(heap.M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+            and lib.mallopt(heap.M_TRIM_THRESHOLD, keep)):
         return False
     # Buffers remember their pool, so those already allocated are freed where they came from.
     pa.set_memory_pool(pa.system_memory_pool())
@@ -73,15 +65,14 @@ def keep_freed(keep: int) -> bool:
 def return_freed() -> bool:
     """Undo keep_freed: Dask's own settings (freed memory back to the system at once, Arrow's
     default pool), and what is kept now handed back."""
-    mallopt = _mallopt()
-    if mallopt is None:
+    lib = heap.libc()
+    if lib is None:
         return False
-    mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
-    mallopt(M_TRIM_THRESHOLD, int(os.environ.get("MALLOC_TRIM_THRESHOLD_", DEFAULT_TRIM)))
+    mmap, trim = heap.environment_thresholds()
+    lib.mallopt(heap.M_MMAP_THRESHOLD, mmap)
+    lib.mallopt(heap.M_TRIM_THRESHOLD, trim)
     pa.set_memory_pool(_ARROW_DEFAULT)
-    trim = getattr(_libc(), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
+    lib.malloc_trim(0)
     return True
 
 
@@ -112,22 +103,6 @@ def _on_workers(client: Client, setting: Any) -> None:
         client.run(setting, on_error="return")
     except Exception:
         log.debug("could not change how workers keep freed memory", exc_info=True)
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
-def _mallopt() -> Any:
-    mallopt = getattr(_libc(), "mallopt", None)  # musl has none
-    if mallopt is not None:
-        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return mallopt
 
 
 class KeepFreedMemory(WorkerPlugin):

@@ -9,7 +9,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from profile_engine import cluster as job_cluster
-from profile_engine import worker_memory
+from profile_engine import heap, worker_memory
 from profile_engine.settings import EngineSettings
 
 
@@ -40,7 +40,7 @@ class _MallInfo2(ctypes.Structure):
 def _state() -> tuple[str, int]:
     """This process's Arrow pool, and the free memory glibc's heap holds after 40 blocks of
     1 MB are freed (kept for reuse, or handed back to the system)."""
-    libc = worker_memory._libc()
+    libc = heap.libc()
     assert libc is not None
     libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
     libc.mallinfo2.restype = _MallInfo2
@@ -50,7 +50,7 @@ def _state() -> tuple[str, int]:
 
 
 @pytest.mark.skipif(
-    not hasattr(worker_memory._libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+    not hasattr(heap.libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
 )
 def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
     with (
@@ -81,7 +81,7 @@ def test_workers_keep_freed_memory_and_arrow_uses_the_heap() -> None:
 
 
 @pytest.mark.skipif(
-    not hasattr(worker_memory._libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
+    not hasattr(heap.libc(), "mallinfo2"), reason="needs glibc 2.33+ (mallinfo2) to look"
 )
 @pytest.mark.parametrize("keep", [True, False])
 def test_the_job_client_sets_it_as_the_setting_says(keep: bool) -> None:
