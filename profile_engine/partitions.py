@@ -14,6 +14,7 @@ from typing import Any
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.base import annotate
 from dask.delayed import delayed
 from distributed import Client
 
@@ -36,6 +37,11 @@ MIN_PAIR_COUNT = 2
 # Items rows (user x product) counted by one co-occurrence task: bounds its sums (few groups,
 # so that few partial counts move and are summed, but not one per worker at any size).
 NEIGHBOUR_GROUP_ROWS = 1_000_000
+# Items rows up to which every block's task is handed the whole input's recent histories
+# (at most 8 bytes a row: 32 MB here, in each task) instead of partial counts being summed.
+NEIGHBOUR_BROADCAST_ROWS = 4_000_000
+# Blocks of products per worker in that case, so that every worker has several to rank.
+NEIGHBOUR_BLOCKS_PER_WORKER = 4
 
 
 def zip_partitions(
@@ -66,16 +72,36 @@ def orders_of(lines: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
 
 
 def item_neighbours(
-    client: Client, items: dd.DataFrame, catalog: Any, n_items: int, history: int, k: int
+    client: Client,
+    items: dd.DataFrame,
+    catalog: Any,
+    n_items: int,
+    history: int,
+    k: int,
+    rows: int,
 ) -> list[Any]:
-    """Delayed neighbour lists, one frame per row block of the co-occurrence matrix.
+    """Delayed neighbour lists, one frame per block of products. ``items`` (``rows`` rows)
+    is persisted; ``catalog`` may be a scattered future of the Catalog.
 
-    ``items`` is persisted. Its partitions are counted in groups of partitions held by the
-    same worker, so that only the groups' summed counts move between workers (a partition's
-    counts are several times its rows); a group holds at most NEIGHBOUR_GROUP_ROWS rows, so
-    its sums stay bounded however large the input. Block r of every group is summed
-    pairwise, then ranked. The counts are integers: grouping cannot change a result.
-    ``catalog`` may be a scattered future of the Catalog."""
+    Up to NEIGHBOUR_BROADCAST_ROWS rows, every partition's recent histories (a few bytes a
+    row) go to every block's task, which counts and ranks its products' rows at once
+    (``neighbours.block_neighbours``): like a broadcast join, nothing else moves. Larger
+    inputs are counted in groups of partitions held by the same worker, so that only the
+    groups' summed counts move between workers (a partition's counts are several times its
+    rows); a group holds at most NEIGHBOUR_GROUP_ROWS rows, so its sums stay bounded however
+    large the input. Block r of every group is summed pairwise, then ranked. The counts are
+    integers: neither way of cutting the work can change a result."""
+    if rows <= NEIGHBOUR_BROADCAST_ROWS:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        step = min(neighbours.BLOCK_ROWS, -(-n_items // (NEIGHBOUR_BLOCKS_PER_WORKER * workers)))
+        histories = [
+            delayed(neighbours.recent_codes, pure=True)(part, history)
+            for part in items.to_delayed()
+        ]
+        return [
+            delayed(block_neighbours_of, pure=True)(histories, lo, hi, catalog, k)
+            for lo, hi in neighbours.block_bounds(n_items, max(1, step))
+        ]
     bounds = neighbours.block_bounds(n_items)
     holders = client.who_has(client.futures_of(items))
     sizes = items.map_partitions(len).compute().tolist()
@@ -83,11 +109,15 @@ def item_neighbours(
     # to_delayed() renames the keys: the persisted ones, in the same order, say who holds what
     for key, part, size in zip(items.__dask_keys__(), items.to_delayed(), sizes, strict=True):
         by_worker.setdefault(min(holders.get(key) or ("",)), []).append((part, size))
-    groups = [
-        delayed(neighbours.group_counts, nout=2, pure=True)(group, history, n_items, bounds)
-        for held in by_worker.values()
-        for group in _groups_of(held, NEIGHBOUR_GROUP_ROWS)
-    ]
+    groups = []
+    for holder, held in by_worker.items():
+        # Counted where the parts are: left to itself the scheduler sent one worker's
+        # group to the other after a second's wait (its inputs counted, not its work).
+        with annotate(workers=[holder], allow_other_workers=True):
+            groups += [
+                delayed(neighbours.group_counts, nout=2, pure=True)(group, history, n_items, bounds)
+                for group in _groups_of(held, NEIGHBOUR_GROUP_ROWS)
+            ]
     item_users = summed([n for n, _ in groups])
     return [
         delayed(neighbours_of, pure=True)(
@@ -115,6 +145,12 @@ def neighbours_of(
     block: Any, first: int, item_users: np.ndarray, catalog: Catalog, k: int
 ) -> pd.DataFrame:
     return neighbours.top_neighbours(block, first, item_users, catalog.in_stock, k, MIN_PAIR_COUNT)
+
+
+def block_neighbours_of(
+    histories: list[tuple[np.ndarray, np.ndarray]], lo: int, hi: int, catalog: Catalog, k: int
+) -> pd.DataFrame:
+    return neighbours.block_neighbours(histories, lo, hi, catalog.in_stock, k, MIN_PAIR_COUNT)
 
 
 def recommend_for(

@@ -135,7 +135,7 @@ def _stages(job: Job, specs: tuple[segment_rules.SegmentSpec, ...], force: bool)
         del shuffled  # the interactions go: evaluating them was their last stage
 
     with report.stage("neighbours"):
-        neighbours = item_lists.neighbours(job, catalogue, profiled.items)
+        neighbours = item_lists.neighbours(job, catalogue, profiled.items, profiled.user_items)
 
     with report.stage("popular"):
         popular = item_lists.popular_lists(catalogue, profiled.items, as_of_ms)

@@ -67,8 +67,8 @@ def _sparse_rows(
                 acc[k] += a * x_val[s]
         if n + count > len(indices):
             size = max(2 * len(indices), n + count)
-            indices = _grown(indices, size)
-            data = _grown(data, size)
+            indices = grown(indices, size)
+            data = grown(data, size)
         for r in range(count):
             k = touched[r]
             if acc[k] != 0.0:
@@ -81,7 +81,7 @@ def _sparse_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def _grown(a: np.ndarray, size: int) -> np.ndarray:
+def grown(a: np.ndarray, size: int) -> np.ndarray:
     out = np.empty(size, dtype=a.dtype)
     out[: len(a)] = a
     return out

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from profile_engine.compute import codes, top_k
+from profile_engine.compute import codes, neighbour_kernels
 
 NEIGHBOUR_DTYPES: dict[str, str] = {"a": "int32", "b": "int32", "score": "float64", "c": "int64"}
 # Rows (items) per block of the co-occurrence matrix: summing and ranking one block is one
@@ -23,8 +23,6 @@ BLOCK_ROWS = 1024
 # A group's counts are summed in dense arrays when the whole item x item matrix has at most
 # this many cells (4 bytes each: 128 MB, about 5,800 products), else as sparse matrices.
 DENSE_CELLS = 1 << 25
-# Cells of a dense block ranked at once (a few float64 arrays of this size).
-DENSE_TOP_CELLS = 1 << 21
 # History rows counted in one sparse product: bounds a task's scratch (the product's entries
 # are at most rows x history and at most the catalogue squared).
 COUNT_BATCH = 500_000
@@ -59,6 +57,37 @@ def _newest_first(uid: np.ndarray, last_ts: np.ndarray, pcode: np.ndarray) -> np
     return np.lexsort((pcode, -last_ts, uid))
 
 
+def recent_codes(items: pd.DataFrame, history: int) -> tuple[np.ndarray, np.ndarray]:
+    """A user-partition's recent histories, compact: each user's row count (int32) and the
+    products (int32), users in turn (what ``block_neighbours`` takes from every partition)."""
+    hist = recent_history(items, history)
+    return (
+        np.diff(_user_starts(hist["uid"].to_numpy())).astype(np.int32),
+        hist["pcode"].to_numpy().astype(np.int32),
+    )
+
+
+def block_neighbours(
+    histories: list[tuple[np.ndarray, np.ndarray]],
+    lo: int,
+    hi: int,
+    in_stock: np.ndarray,
+    k: int,
+    min_count: int = 1,
+) -> pd.DataFrame:
+    """top_neighbours of items [lo, hi) from every partition's ``recent_codes``, counted
+    here: the whole input's histories are small enough to hand to each block's task, and
+    then no partial counts are made, moved or summed."""
+    lengths = np.concatenate([h[0] for h in histories]) if histories else np.zeros(0, np.int32)
+    pcode = np.concatenate([h[1] for h in histories]) if histories else np.zeros(0, np.int32)
+    starts = np.r_[0, np.cumsum(lengths, dtype=np.int64)]
+    item_users = np.bincount(pcode, minlength=len(in_stock)).astype(np.int64)
+    a, b, c, score = neighbour_kernels.block_best(
+        starts, pcode, lo, hi, item_users, in_stock, k, min_count
+    )
+    return pd.DataFrame({"a": a, "b": b, "score": score, "c": c}).astype(NEIGHBOUR_DTYPES)
+
+
 def block_bounds(n_items: int, rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:
     """[lo, hi) item ranges of the co-occurrence matrix's row blocks."""
     return [(lo, min(lo + rows, n_items)) for lo in range(0, max(n_items, 1), rows)]
@@ -80,12 +109,7 @@ def history_counts(
     of the user x item matrix H is 1, and C = H^T H counts users."""
     uid = hist["uid"].to_numpy()
     pcode = hist["pcode"].to_numpy().astype(np.int32)
-    starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else np.zeros(0, int)
-    users = sp.csr_matrix(
-        (np.ones(len(pcode), dtype=np.int32), pcode, np.r_[starts, len(pcode)]),
-        shape=(len(starts), n_items),
-    )
-    co = (users.T.tocsr() @ users).tocsr()  # column order within rows is left unsorted
+    co = neighbour_kernels.pair_counts(_user_starts(uid), pcode, n_items)  # columns unsorted
     item_users = np.bincount(pcode, minlength=n_items).astype(np.int64)
     return item_users, [co[lo:hi] for lo, hi in bounds]
 
@@ -93,12 +117,23 @@ def history_counts(
 def group_counts(
     parts: list[pd.DataFrame], history: int, n_items: int, bounds: list[tuple[int, int]]
 ) -> tuple[np.ndarray, list[np.ndarray | sp.csr_matrix]]:
-    """The counts of several user-partitions, summed. Histories are counted together up to
-    COUNT_BATCH rows (one sparse product instead of one per partition, and far fewer
+    """The counts of several user-partitions, summed: their histories counted together into
+    one dense int32 matrix when the catalogue is small enough, else sparse products of up
+    to COUNT_BATCH history rows (one product instead of one per partition, and far fewer
     additions); users are distinct between partitions, so their rows stay together."""
+    if n_items * n_items <= DENSE_CELLS:
+        hist = pd.concat(
+            [recent_history(items, history)[["uid", "pcode"]] for items in parts],
+            ignore_index=True,
+        )
+        pcode = hist["pcode"].to_numpy()
+        counts = np.zeros((n_items, n_items), dtype=np.int32)
+        neighbour_kernels.add_pairs(_user_starts(hist["uid"].to_numpy()), pcode, counts)
+        return np.bincount(pcode, minlength=n_items).astype(np.int64), [
+            counts[lo:hi] for lo, hi in bounds
+        ]
     item_users = np.zeros(n_items, dtype=np.int64)
-    dense = n_items * n_items <= DENSE_CELLS
-    sums = [_BlockSum(hi - lo, n_items, dense) for lo, hi in bounds]
+    sums = [_BlockSum(hi - lo, n_items) for lo, hi in bounds]
 
     def count(batch: list[pd.DataFrame]) -> None:
         users, blocks = history_counts(pd.concat(batch, ignore_index=True), n_items, bounds)
@@ -120,23 +155,23 @@ def group_counts(
     return item_users, [total.result() for total in sums]
 
 
-class _BlockSum:
-    """Sum of one row block's counts over many partitions. Adding sparse matrices one by one
-    costs the running total's size each time; a dense block takes each addition in place
-    (a small catalogue's), a sparse one merges additions in batches."""
+def _user_starts(uid: np.ndarray) -> np.ndarray:
+    """Where each user's rows (together) start, and the end."""
+    starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else np.zeros(0, int)
+    bounds: np.ndarray = np.r_[starts, len(uid)]
+    return bounds
 
-    def __init__(self, rows: int, cols: int, dense: bool) -> None:
+
+class _BlockSum:
+    """Sum of one sparse row block's counts over many partitions. Adding sparse matrices one
+    by one costs the running total's size each time: additions are merged in batches."""
+
+    def __init__(self, rows: int, cols: int) -> None:
         self.shape = (rows, cols)
-        self.dense = np.zeros(self.shape, np.int32) if dense else None
         self.pending: list[sp.csr_matrix] = []
         self.held = 0
 
     def add(self, block: sp.csr_matrix) -> None:
-        if self.dense is not None:
-            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-            # A product's block has one entry per cell: the fancy += adds each once.
-            self.dense[rows, block.indices] += block.data
-            return
         self.pending.append(block)
         self.held += block.nnz
         if self.held >= SPARSE_MERGE and len(self.pending) > 1:
@@ -150,9 +185,7 @@ class _BlockSum:
         merged = sp.csr_matrix((coo.data, (rows, coo.col)), shape=self.shape)  # sums duplicates
         return merged
 
-    def result(self) -> np.ndarray | sp.csr_matrix:
-        if self.dense is not None:
-            return self.dense
+    def result(self) -> sp.csr_matrix:
         if not self.pending:
             return sp.csr_matrix(self.shape, dtype=np.int32)
         return self._merged()
@@ -168,56 +201,12 @@ def top_neighbours(
 ) -> pd.DataFrame:
     """Best ``k`` in-stock partners of every item of a summed row block (dense or sparse)
     whose first row is item ``first``: score = c_ab / sqrt(n_a * n_b), ties broken by
-    product code."""
-    if isinstance(block, np.ndarray):
-        step = max(1, DENSE_TOP_CELLS // max(1, block.shape[1]))
-        pieces = [
-            _dense_candidates(block[lo : lo + step], first + lo, item_users, in_stock, k, min_count)
-            for lo in range(0, max(1, block.shape[0]), step)
-        ]
-        a, b, c = (np.concatenate(x) for x in zip(*pieces, strict=True))
-    else:
-        block = block.tocsr()
-        block.sum_duplicates()  # canonical: sorted column indices within each row
-        rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
-        a, b, c = rows + first, block.indices.astype(np.int64), block.data.astype(np.int64)
-        keep = (c >= min_count) & (a != b) & in_stock[b]
-        a, b, c = a[keep], b[keep], c[keep]
-    score = c / np.sqrt(item_users[a] * item_users[b])
-    # Rows come sorted by (a, b): a stable sort by (a, best score) breaks ties by product code.
-    order = np.lexsort((-score, a))
-    a, b, c, score = a[order], b[order], c[order], score[order]
-    firsts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
-    rank = np.arange(len(a)) - np.repeat(firsts, np.diff(np.r_[firsts, len(a)]))
-    top = rank < k
-    out = pd.DataFrame({"a": a[top], "b": b[top], "score": score[top], "c": c[top]})
+    product code; pairs counted fewer than ``min_count`` times (or never) are left out."""
+    a, b, c, score = neighbour_kernels.best_partners(
+        block, first, item_users, in_stock, k, min_count
+    )
+    out = pd.DataFrame({"a": a, "b": b, "score": score, "c": c})
     return out.astype(NEIGHBOUR_DTYPES)
-
-
-def _dense_candidates(
-    counts: np.ndarray,
-    first: int,
-    item_users: np.ndarray,
-    in_stock: np.ndarray,
-    k: int,
-    min_count: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, c) of the entries of dense rows that can be among their row's best ``k``: those
-    scoring at least the row's k-th best (ties at that score included, so the exact order
-    by product code is decided after), in row-major order. One partition per row instead of
-    sorting every pair."""
-    rows = np.arange(counts.shape[0])
-    valid = (counts >= min_count) & in_stock[None, :]
-    diagonal = rows + first < counts.shape[1]
-    valid[rows[diagonal], rows[diagonal] + first] = False  # a == b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = counts / np.sqrt(item_users[first : first + len(rows), None] * item_users[None, :])
-    score[~valid] = -np.inf
-    if k < counts.shape[1]:
-        kth = -np.partition(-score, k - 1, axis=1)[:, k - 1]
-        valid &= score >= kth[:, None]
-    r, b = top_k.positions(valid)
-    return r + first, b.astype(np.int64), counts[r, b].astype(np.int64)
 
 
 def item_neighbours(

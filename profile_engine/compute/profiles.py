@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from profile_engine.compute import codes
+from profile_engine.compute import codes, profile_kernels
 
 # Interest halves every two weeks: last month's views still count, last quarter's barely.
 HALF_LIFE_DAYS = 14.0
@@ -59,46 +59,28 @@ def resolve_purchases(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def user_items(df: pd.DataFrame, as_of_ms: int) -> pd.DataFrame:
-    """One row per (user, product) the user interacted with."""
+    """One row per (user, product) the user interacted with, by user then product."""
     df = df[df["pcode"].to_numpy() >= 0]
     etype = df["etype"].to_numpy()
-    weight = codes.EVENT_WEIGHTS[etype] * decay(df["ts"].to_numpy(), as_of_ms)
-    work = pd.DataFrame(
-        {
-            "uid": df["uid"].to_numpy(),
-            "pcode": df["pcode"].to_numpy(),
-            "ts": df["ts"].to_numpy(),
-            "etype": etype,
-            "w": weight,
-            "bought": etype == codes.PURCHASE,
-        }
+    ts = df["ts"].to_numpy()
+    columns = profile_kernels.user_items(
+        df["uid"].to_numpy(), df["pcode"].to_numpy(), ts, etype,
+        codes.EVENT_WEIGHTS[etype] * decay(ts, as_of_ms), codes.PURCHASE,
     )
-    out = work.groupby(["uid", "pcode"], sort=True).agg(
-        last_ts=("ts", "max"),
-        etype=("etype", "max"),
-        score=("w", "sum"),
-        n=("ts", "size"),
-        bought=("bought", "any"),
-    )
-    return out.reset_index().astype(ITEM_DTYPES)
+    return pd.DataFrame(columns).astype(ITEM_DTYPES)
 
 
 def category_affinity(items: pd.DataFrame, category_codes: np.ndarray) -> pd.DataFrame:
     """Each user's share of decayed interaction weight per category (sums to 1 per user)."""
     if items.empty:
         return codes.empty_frame(AFFINITY_DTYPES)
-    work = pd.DataFrame(
-        {
-            "uid": items["uid"].to_numpy(),
-            "cat": category_codes[items["pcode"].to_numpy()],
-            "score": items["score"].to_numpy(),
-        }
+    columns = profile_kernels.category_shares(
+        items["uid"].to_numpy(),
+        category_codes[items["pcode"].to_numpy()],
+        items["score"].to_numpy(),
+        int(category_codes.max()) + 1,
     )
-    per_cat = work.groupby(["uid", "cat"], sort=True)["score"].sum().reset_index()
-    total = per_cat.groupby("uid")["score"].transform("sum")
-    per_cat["share"] = per_cat["score"] / total
-    per_cat = per_cat[per_cat["share"] > 0]
-    return per_cat[["uid", "cat", "share"]].reset_index(drop=True).astype(AFFINITY_DTYPES)
+    return pd.DataFrame(columns).astype(AFFINITY_DTYPES)
 
 
 def user_stats(df: pd.DataFrame, as_of_ms: int) -> pd.DataFrame:
@@ -106,39 +88,24 @@ def user_stats(df: pd.DataFrame, as_of_ms: int) -> pd.DataFrame:
     if df.empty:
         return codes.empty_frame(STATS_DTYPES)
     etype = df["etype"].to_numpy()
-    ts = df["ts"].to_numpy()
     purchase = etype == codes.PURCHASE
-    work = pd.DataFrame(
-        {
-            "uid": df["uid"].to_numpy(),
-            "event": (df["src"].to_numpy() == codes.SRC_EVENT) & (df["pcode"].to_numpy() >= 0),
-            "cart_ts": np.where(etype == codes.ADD_TO_CART, ts, -1),
-            "purchase_ts": np.where(purchase, ts, -1),
-            "first_ts": np.where(purchase, ts, np.iinfo(np.int64).max),
-            "spend": np.where(
-                purchase, df["qty"].to_numpy() * np.nan_to_num(df["price"].to_numpy()), 0.0
-            ),
-        }
+    out = pd.DataFrame(
+        profile_kernels.user_stats(
+            df["uid"].to_numpy(),
+            (df["src"].to_numpy() == codes.SRC_EVENT) & (df["pcode"].to_numpy() >= 0),
+            etype,
+            df["ts"].to_numpy(),
+            np.where(purchase, df["qty"].to_numpy() * np.nan_to_num(df["price"].to_numpy()), 0.0),
+            df["okey"].to_numpy(),
+            codes.ADD_TO_CART,
+            codes.PURCHASE,
+        )
     )
-    out = work.groupby("uid", sort=True).agg(
-        interactions=("event", "sum"),
-        last_cart_ts=("cart_ts", "max"),
-        last_purchase_ts=("purchase_ts", "max"),
-        first_purchase_ts=("first_ts", "min"),
-        monetary=("spend", "sum"),
-    )
-    occasions = pd.DataFrame(
-        {"uid": work["uid"][purchase], "okey": df["okey"].to_numpy()[purchase]}
-    )
-    out["frequency"] = (
-        occasions.drop_duplicates().groupby("uid").size().reindex(out.index, fill_value=0)
-    )
-    out.loc[out["last_purchase_ts"] < 0, "first_purchase_ts"] = -1
-    bought = out["last_purchase_ts"] >= 0
+    bought = out["last_purchase_ts"].to_numpy() >= 0
     out["recency_days"] = np.where(
-        bought, (as_of_ms - out["last_purchase_ts"]) / codes.DAY_MS, np.nan
+        bought, (as_of_ms - out["last_purchase_ts"].to_numpy()) / codes.DAY_MS, np.nan
     )
-    return out.reset_index()[list(STATS_DTYPES)].astype(STATS_DTYPES)
+    return out[list(STATS_DTYPES)].astype(STATS_DTYPES)
 
 
 def quintile_edges(values: np.ndarray) -> np.ndarray:

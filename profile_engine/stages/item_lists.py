@@ -14,8 +14,9 @@ from profile_engine.stages.job import Job
 POPULAR_SIZE = 100
 
 
-def neighbours(job: Job, catalogue: Catalogue, items: dd.DataFrame) -> pd.DataFrame:
-    """Co-occurrence neighbours of every product (``neighbours.top_neighbours`` rows)."""
+def neighbours(job: Job, catalogue: Catalogue, items: dd.DataFrame, rows: int) -> pd.DataFrame:
+    """Co-occurrence neighbours of every product (``neighbours.top_neighbours`` rows) from
+    the ``rows`` user-product rows of ``items``."""
     settings = job.settings
     blocks = partitions.item_neighbours(
         job.client,
@@ -24,6 +25,7 @@ def neighbours(job: Job, catalogue: Catalogue, items: dd.DataFrame) -> pd.DataFr
         len(catalogue.catalog),
         settings.history,
         settings.neighbours,
+        rows,
     )
     return pd.concat(compute(*blocks), ignore_index=True)
 

@@ -117,7 +117,6 @@ def test_grouped_block_sums_give_the_one_process_lists(
     monkeypatch.setattr(neighbours, "DENSE_CELLS", dense_cells)
     monkeypatch.setattr(neighbours, "SPARSE_MERGE", 5_000)
     monkeypatch.setattr(neighbours, "COUNT_BATCH", 4_000)
-    monkeypatch.setattr(neighbours, "DENSE_TOP_CELLS", 5_000)  # ranked 7 rows at a time
     bounds = neighbours.block_bounds(n_items, 128)
     parts = [items[items["uid"] % 7 == r] for r in range(7)]
     groups = [neighbours.group_counts(parts[i : i + 3], 20, n_items, bounds) for i in (0, 3, 6)]
