@@ -76,8 +76,14 @@ def user_keys(ids: pd.Series | pd.Index) -> np.ndarray:
     reading customers agree without exchanging a dictionary. Collisions are negligible
     (about 3e-4 for 10^8 users) and would merge two users' profiles, not fail the run.
     """
-    values = pd.Series(np.asarray(ids, dtype=object)).astype("str")
-    keys: np.ndarray = pd.util.hash_pandas_object(values, index=False).to_numpy().view(np.int64)
+    values = np.asarray(ids, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        # The hash hash_pandas_object gives str values, without its copies to a str Series
+        # and back, nor its factorizing (callers hash distinct ids): a fifth of the time.
+        hashed: np.ndarray = pd.util.hash_array(values, categorize=False).view(np.int64)
+        return hashed
+    text = pd.Series(values).astype("str")  # numbers, say: their str is the id
+    keys: np.ndarray = pd.util.hash_pandas_object(text, index=False).to_numpy().view(np.int64)
     return keys
 
 

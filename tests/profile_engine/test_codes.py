@@ -14,6 +14,17 @@ def test_user_keys_are_stable_int64() -> None:
     assert codes.user_keys(pd.Series(["u1"]))[0] == keys[0]
 
 
+def test_user_keys_are_the_hash_of_each_id_as_text() -> None:
+    # The keys of every source must agree (events, order lines, customers): ids as str or
+    # as numbers, ASCII or not, hash as pandas hashes their text.
+    ids = ["u1", "é", "日本", "x" * 300, "", "123", "a\u2028b"]
+    text = pd.Series(ids, dtype=object).astype("str")
+    want = pd.util.hash_pandas_object(text, index=False).to_numpy().view(np.int64)
+    for given in (pd.Series(ids), pd.Series(ids, dtype="str"), pd.Index(ids)):
+        np.testing.assert_array_equal(codes.user_keys(given), want)
+    assert codes.user_keys(pd.Series([123]))[0] == want[5]
+
+
 def test_a_packed_key_orders_rows_as_its_columns_do() -> None:
     rng = np.random.default_rng(4)
     a, b, c = rng.integers(0, 5, 500), rng.integers(0, 300, 500), rng.integers(0, 7, 500)
