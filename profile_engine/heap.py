@@ -42,25 +42,64 @@ def libc() -> Any:
     return lib if hasattr(lib, "mallopt") and hasattr(lib, "malloc_trim") else None
 
 
+# The (mmap, trim) thresholds keep() set for the whole process (worker_memory: workers
+# keeping freed memory between tasks), which a block returns to; None: the environment's.
+_kept: tuple[int, int] | None = None
+
+
+def keep(mmap_below: int, keep_free: int) -> bool:
+    """This process keeps up to ``keep_free`` bytes of freed heap, and allocations under
+    ``mmap_below`` come from the heap, from now on (blocks end with these settings); False
+    where that cannot be set (not glibc)."""
+    global _kept
+    lib = libc()
+    if lib is None:
+        return False
+    if not (lib.mallopt(M_MMAP_THRESHOLD, mmap_below) and lib.mallopt(M_TRIM_THRESHOLD, keep_free)):
+        return False
+    _kept = (mmap_below, keep_free)
+    return True
+
+
+def give_back() -> bool:
+    """Undo keep(): the environment's thresholds again, and the free heap handed back."""
+    global _kept
+    lib = libc()
+    if lib is None:
+        return False
+    _kept = None
+    mmap, trim = environment_thresholds()
+    lib.mallopt(M_MMAP_THRESHOLD, mmap)
+    lib.mallopt(M_TRIM_THRESHOLD, trim)
+    lib.malloc_trim(0)
+    return True
+
+
 @contextmanager
 def blocks_on_heap(mmap_below: int = 32 * MIB, keep_free: int = 64 * MIB) -> Iterator[None]:
     """Allocations under ``mmap_below`` bytes from the heap, up to ``keep_free`` bytes of it
-    kept for reuse, while the block runs; then the free heap goes back to the OS
-    (malloc_trim) and the thresholds are the environment's again. A process whose
-    environment pins no threshold is left alone (mallopt would end glibc's adaptation)."""
+    kept for reuse, while the block runs (or more, when keep() set more); then the process's
+    own settings again: keep()'s, or the environment's with the free heap handed back
+    (malloc_trim). A process whose environment pins no threshold and that keep() did not
+    change is left alone (mallopt would end glibc's adaptation)."""
     lib = libc()
-    if lib is None or not any(k in os.environ for k in PINNED_BY):
+    if lib is None or (_kept is None and not any(k in os.environ for k in PINNED_BY)):
         yield  # glibc's own dynamic thresholds already keep reused blocks on the heap
         return
-    lib.mallopt(M_MMAP_THRESHOLD, mmap_below)
-    lib.mallopt(M_TRIM_THRESHOLD, keep_free)
+    kept = _kept or (0, 0)
+    lib.mallopt(M_MMAP_THRESHOLD, max(mmap_below, kept[0]))
+    lib.mallopt(M_TRIM_THRESHOLD, max(keep_free, kept[1]))
     try:
         yield
     finally:
-        mmap, trim = environment_thresholds()
-        lib.mallopt(M_MMAP_THRESHOLD, mmap)
-        lib.mallopt(M_TRIM_THRESHOLD, trim)
-        lib.malloc_trim(0)
+        if _kept is not None:
+            lib.mallopt(M_MMAP_THRESHOLD, _kept[0])
+            lib.mallopt(M_TRIM_THRESHOLD, _kept[1])
+        else:
+            mmap, trim = environment_thresholds()
+            lib.mallopt(M_MMAP_THRESHOLD, mmap)
+            lib.mallopt(M_TRIM_THRESHOLD, trim)
+            lib.malloc_trim(0)
 
 
 def environment_thresholds() -> tuple[int, int]:

@@ -51,11 +51,7 @@ def keep_bytes(memory_limit: int | None) -> int:
 def keep_freed(keep: int) -> bool:
     """Make this process keep up to ``keep`` bytes of freed memory; False where the C
     library is not glibc (nothing changed then: the job runs as before)."""
-    lib = heap.libc()
-    if lib is None:
-        return False
-    if not (lib.mallopt(heap.M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-            and lib.mallopt(heap.M_TRIM_THRESHOLD, keep)):
+    if not heap.keep(MMAP_THRESHOLD, keep):
         return False
     # Buffers remember their pool, so those already allocated are freed where they came from.
     pa.set_memory_pool(pa.system_memory_pool())
@@ -65,14 +61,9 @@ def keep_freed(keep: int) -> bool:
 def return_freed() -> bool:
     """Undo keep_freed: Dask's own settings (freed memory back to the system at once, Arrow's
     default pool), and what is kept now handed back."""
-    lib = heap.libc()
-    if lib is None:
+    if not heap.give_back():
         return False
-    mmap, trim = heap.environment_thresholds()
-    lib.mallopt(heap.M_MMAP_THRESHOLD, mmap)
-    lib.mallopt(heap.M_TRIM_THRESHOLD, trim)
     pa.set_memory_pool(_ARROW_DEFAULT)
-    lib.malloc_trim(0)
     return True
 
 

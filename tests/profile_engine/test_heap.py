@@ -55,3 +55,22 @@ def test_a_process_without_pinned_thresholds_is_left_alone() -> None:
     _, _, after = (int(v) for v in out.split())
     # glibc's adaptive threshold keeps reusing the heap after the block, as before it.
     assert after * 20 < 40 * 8_000_000 // 4096
+
+
+KEPT = SCRIPT.replace(
+    "outside = faults()",
+    "from profile_engine import worker_memory\n"
+    "worker_memory.keep_freed(256 * heap.MIB)\noutside = faults()",
+)
+
+
+@LINUX
+def test_a_block_ends_with_what_keep_set_not_the_environments() -> None:
+    # A worker keeping freed memory (worker_memory) runs blocks: each ends with the
+    # process's kept settings, so the tasks after it keep reusing memory too.
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", KEPT], env=env, capture_output=True,
+                         text=True, check=True, cwd=os.getcwd()).stdout
+    outside, inside, after = (int(v) for v in out.split())
+    assert after * 5 < 40 * 8_000_000 // 4096  # not every array faulted in afresh
+    assert outside * 5 < 40 * 8_000_000 // 4096 and inside * 5 < 40 * 8_000_000 // 4096
