@@ -112,7 +112,7 @@ class EngineSettings(BaseSettings):
         "built-in profile_engine/segments.toml.",
     )
     user_partition_rows: int = Field(
-        100_000,
+        200_000,
         ge=1000,
         description="Input rows (events + order lines) per user partition: a larger input is "
         "cut into more partitions, so a worker's memory does not grow with the input. Smaller "
