@@ -160,9 +160,7 @@ def _block_best(
             if lo <= pcode[s] < hi:
                 who[fill[pcode[s] - lo]] = u
                 fill[pcode[s] - lo] += 1
-    a_out, b_out, c_out, s_out = _lists((hi - lo) * k)
-    best = np.empty(k, dtype=np.float64)
-    col = np.empty(k, dtype=np.int64)
+    a_out, b_out, c_out, s_out, best, col = _scratch(hi - lo, k)
     acc = np.zeros(m, dtype=np.int64)
     touched = np.empty(m, dtype=np.int64)
     n = 0
@@ -179,9 +177,7 @@ def _block_best(
         count = 0
         for j in range(seen):
             b = touched[j]
-            c = acc[b]
-            if c >= low and b != a and stock[b]:
-                count = best_k.offer(best, col, count, k, c / np.sqrt(users[a] * users[b]), b)
+            count = _offer(best, col, count, k, users, stock, low, a, b, acc[b], b)
         for j in range(count):
             a_out[n], b_out[n], c_out[n], s_out[n] = a, col[j], acc[col[j]], best[j]
             n += 1
@@ -223,17 +219,13 @@ def _dense_best(
     block: np.ndarray, first: int, users: np.ndarray, stock: np.ndarray, k: int, low: int
 ) -> Any:
     rows, m = block.shape
-    a_out, b_out, c_out, s_out = _lists(rows * k)
-    best = np.empty(k, dtype=np.float64)
-    col = np.empty(k, dtype=np.int64)
+    a_out, b_out, c_out, s_out, best, col = _scratch(rows, k)
     n = 0
     for r in range(rows):
         a = first + r
         count = 0
         for b in range(m):
-            c = block[r, b]
-            if c >= low and b != a and stock[b]:
-                count = best_k.offer(best, col, count, k, c / np.sqrt(users[a] * users[b]), b)
+            count = _offer(best, col, count, k, users, stock, low, a, b, block[r, b], b)
         for j in range(count):
             a_out[n], b_out[n], c_out[n], s_out[n] = a, col[j], block[r, col[j]], best[j]
             n += 1
@@ -246,18 +238,14 @@ def _sparse_best(
     first: int, users: np.ndarray, stock: np.ndarray, k: int, low: int,
 ) -> Any:
     rows = len(ptr) - 1
-    a_out, b_out, c_out, s_out = _lists(rows * k)
-    best = np.empty(k, dtype=np.float64)
-    col = np.empty(k, dtype=np.int64)
+    a_out, b_out, c_out, s_out, best, col = _scratch(rows, k)
     n = 0
     for r in range(rows):
         a = first + r
         count = 0
         # Offered by entry: a canonical row's columns ascend with it, so ties go the same way.
         for t in range(ptr[r], ptr[r + 1]):
-            b, c = idx[t], val[t]
-            if c >= low and b != a and stock[b]:
-                count = best_k.offer(best, col, count, k, c / np.sqrt(users[a] * users[b]), t)
+            count = _offer(best, col, count, k, users, stock, low, a, idx[t], val[t], t)
         for j in range(count):
             t = col[j]
             a_out[n], b_out[n], c_out[n], s_out[n] = a, idx[t], val[t], best[j]
@@ -273,3 +261,22 @@ def _lists(size: int) -> Any:
         np.empty(size, dtype=np.int64),
         np.empty(size, dtype=np.float64),
     )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _offer(
+    best: np.ndarray, col: np.ndarray, count: int, k: int, users: np.ndarray,
+    stock: np.ndarray, low: int, a: int, b: int, c: int, key: int,
+) -> int:
+    """Offer b, counted ``c`` times with a, as a partner of a (kept under ``key``) if it may
+    be one: often enough, not a itself, in stock; scored by the cosine c / sqrt(n_a n_b)."""
+    if c >= low and b != a and stock[b]:
+        return best_k.offer(best, col, count, k, c / np.sqrt(users[a] * users[b]), key)
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _scratch(rows: int, k: int) -> Any:
+    """The output lists of ``rows`` rows of at most ``k`` partners, and one row's best."""
+    a_out, b_out, c_out, s_out = _lists(rows * k)
+    return a_out, b_out, c_out, s_out, np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
