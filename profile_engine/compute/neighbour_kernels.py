@@ -1,10 +1,11 @@
-"""The neighbours' compiled passes: co-occurrence counts added straight into a dense matrix,
-and each row's best partners kept in one scan of the row.
+"""The neighbours' compiled passes: co-occurrence counts made item by item, and each row's
+best partners kept in one scan of the row.
 
 scipy's H^T H made a sparse product (two passes over every pair), which was then added into
 the dense sums by fancy indexing; ranking sorted every candidate pair of a block. Here each
-user's pairs are added in place, and a row's ``k`` best are kept while the row is read
-(``best_k.offer``), with the same float64 cosine, so the same lists to the bit.
+item's row is counted in one buffer from the histories of its users, and a row's ``k`` best
+are kept while the row is read (``best_k.offer``), with the same float64 cosine, so the
+same lists to the bit.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ def add_pairs(starts: np.ndarray, pcode: np.ndarray, out: np.ndarray) -> None:
     """``out += H^T H`` for the histories ``pcode[starts[u]:starts[u + 1]]`` (one per user,
     distinct products): out[a, b] gains 1 for every user with both a and b (the diagonal
     counts each product's users). ``out``: a dense (n, n) int32 array."""
-    ptr, lo, hi = _by_item(_int64(starts), _int64(pcode), out.shape[0])
-    _dense_pairs(ptr, lo, hi, _int64(pcode), out)
+    pcode = _int64(pcode)
+    ptr, lo, hi = _by_item(_int64(starts), pcode, 0, out.shape[0])
+    _dense_pairs(ptr, lo, hi, pcode, out)
 
 
 def pair_counts(starts: np.ndarray, pcode: np.ndarray, n_items: int) -> sp.csr_matrix:
     """``H^T H`` as add_pairs counts it, as an int32 CSR matrix (n_items square) whose rows'
     columns are in no particular order."""
     pcode = _int64(pcode)
-    ptr, lo, hi = _by_item(_int64(starts), pcode, n_items)
+    ptr, lo, hi = _by_item(_int64(starts), pcode, 0, n_items)
     indptr, indices, data = _sparse_pairs(ptr, lo, hi, pcode, n_items)
     return sp.csr_matrix((data, indices, indptr), shape=(n_items, n_items))
 
@@ -51,23 +53,44 @@ def _flags(a: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _by_item(starts: np.ndarray, pcode: np.ndarray, m: int) -> Any:
-    """For each item's rows (ptr[a]:ptr[a + 1]), the row range [lo, hi) of their user."""
-    ptr = np.zeros(m + 1, dtype=np.int64)
+def _by_item(starts: np.ndarray, pcode: np.ndarray, first: int, last: int) -> Any:
+    """The rows of items [first, last), by item (item a's: ptr[a - first]:ptr[a - first + 1]),
+    each as the row range [lo, hi) of its user's history."""
+    ptr = np.zeros(last - first + 1, dtype=np.int64)
     for s in range(len(pcode)):
-        ptr[pcode[s] + 1] += 1
-    for a in range(m):
-        ptr[a + 1] += ptr[a]
+        if first <= pcode[s] < last:
+            ptr[pcode[s] - first + 1] += 1
+    for r in range(last - first):
+        ptr[r + 1] += ptr[r]
     fill = ptr[:-1].copy()
-    lo = np.empty(len(pcode), dtype=np.int64)
-    hi = np.empty(len(pcode), dtype=np.int64)
+    lo = np.empty(ptr[-1], dtype=np.int64)
+    hi = np.empty(ptr[-1], dtype=np.int64)
     for u in range(len(starts) - 1):
         for s in range(starts[u], starts[u + 1]):
-            a = pcode[s]
-            lo[fill[a]] = starts[u]
-            hi[fill[a]] = starts[u + 1]
-            fill[a] += 1
+            r = pcode[s] - first
+            if 0 <= r < last - first:
+                lo[fill[r]] = starts[u]
+                hi[fill[r]] = starts[u + 1]
+                fill[r] += 1
     return ptr, lo, hi
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _count_row(
+    ptr: np.ndarray, lo: np.ndarray, hi: np.ndarray, pcode: np.ndarray, r: int,
+    acc: np.ndarray, touched: np.ndarray,
+) -> int:
+    """Row r of _by_item's items counted into ``acc`` (zero before), the products it
+    touched listed in ``touched`` in the order first met; how many."""
+    seen = 0
+    for t in range(ptr[r], ptr[r + 1]):
+        for s in range(lo[t], hi[t]):
+            b = pcode[s]
+            if acc[b] == 0:
+                touched[seen] = b
+                seen += 1
+            acc[b] += 1
+    return seen
 
 
 @numba.njit(cache=True, nogil=True)
@@ -99,14 +122,7 @@ def _sparse_pairs(
     touched = np.empty(m, dtype=np.int32)
     n = 0
     for a in range(m):
-        count = 0
-        for t in range(ptr[a], ptr[a + 1]):
-            for s in range(lo[t], hi[t]):
-                b = pcode[s]
-                if acc[b] == 0:
-                    touched[count] = b
-                    count += 1
-                acc[b] += 1
+        count = _count_row(ptr, lo, hi, pcode, a, acc, touched)
         if n + count > len(indices):
             size = max(2 * len(indices), n + count)
             indices = cooccurrence.grown(indices, size)
@@ -147,33 +163,13 @@ def _block_best(
     users: np.ndarray, stock: np.ndarray, k: int, low: int,
 ) -> Any:
     m = len(users)
-    ptr = np.zeros(hi - lo + 1, dtype=np.int64)  # the block's items' rows, by item
-    for s in range(len(pcode)):
-        if lo <= pcode[s] < hi:
-            ptr[pcode[s] - lo + 1] += 1
-    for r in range(hi - lo):
-        ptr[r + 1] += ptr[r]
-    fill = ptr[:-1].copy()
-    who = np.empty(ptr[-1], dtype=np.int64)
-    for u in range(len(starts) - 1):
-        for s in range(starts[u], starts[u + 1]):
-            if lo <= pcode[s] < hi:
-                who[fill[pcode[s] - lo]] = u
-                fill[pcode[s] - lo] += 1
+    ptr, row_lo, row_hi = _by_item(starts, pcode, lo, hi)
     a_out, b_out, c_out, s_out, best, col = _scratch(hi - lo, k)
     acc = np.zeros(m, dtype=np.int64)
     touched = np.empty(m, dtype=np.int64)
     n = 0
     for a in range(lo, hi):
-        seen = 0
-        for t in range(ptr[a - lo], ptr[a - lo + 1]):
-            u = who[t]
-            for s in range(starts[u], starts[u + 1]):
-                b = pcode[s]
-                if acc[b] == 0:
-                    touched[seen] = b
-                    seen += 1
-                acc[b] += 1
+        seen = _count_row(ptr, row_lo, row_hi, pcode, a - lo, acc, touched)
         count = 0
         for j in range(seen):
             b = touched[j]

@@ -25,12 +25,9 @@ def by_user_product(uid: np.ndarray, pcode: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _sort_runs(sorted_uid: np.ndarray, pcode: np.ndarray, order: np.ndarray) -> None:
-    n = len(order)
-    lo = 0
-    while lo < n:
-        hi = lo + 1
-        while hi < n and sorted_uid[hi] == sorted_uid[lo]:
-            hi += 1
+    runs = _runs(sorted_uid)
+    for g in range(len(runs) - 1):
+        lo, hi = runs[g], runs[g + 1]
         if hi - lo <= 32:  # insertion sort: stable, and quick on a short run
             for i in range(lo + 1, hi):
                 row = order[i]
@@ -43,7 +40,6 @@ def _sort_runs(sorted_uid: np.ndarray, pcode: np.ndarray, order: np.ndarray) -> 
             run = order[lo:hi].copy()
             keys = pcode[run]
             order[lo:hi] = run[np.argsort(keys, kind="mergesort")]
-        lo = hi
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
