@@ -55,7 +55,7 @@ def keep(mmap_below: int, keep_free: int) -> bool:
     lib = libc()
     if lib is None:
         return False
-    if not (lib.mallopt(M_MMAP_THRESHOLD, mmap_below) and lib.mallopt(M_TRIM_THRESHOLD, keep_free)):
+    if not _set(lib, mmap_below, keep_free):
         return False
     _kept = (mmap_below, keep_free)
     return True
@@ -68,10 +68,7 @@ def give_back() -> bool:
     if lib is None:
         return False
     _kept = None
-    mmap, trim = environment_thresholds()
-    lib.mallopt(M_MMAP_THRESHOLD, mmap)
-    lib.mallopt(M_TRIM_THRESHOLD, trim)
-    lib.malloc_trim(0)
+    _settle(lib)
     return True
 
 
@@ -87,19 +84,28 @@ def blocks_on_heap(mmap_below: int = 32 * MIB, keep_free: int = 64 * MIB) -> Ite
         yield  # glibc's own dynamic thresholds already keep reused blocks on the heap
         return
     kept = _kept or (0, 0)
-    lib.mallopt(M_MMAP_THRESHOLD, max(mmap_below, kept[0]))
-    lib.mallopt(M_TRIM_THRESHOLD, max(keep_free, kept[1]))
+    _set(lib, max(mmap_below, kept[0]), max(keep_free, kept[1]))
     try:
         yield
     finally:
-        if _kept is not None:
-            lib.mallopt(M_MMAP_THRESHOLD, _kept[0])
-            lib.mallopt(M_TRIM_THRESHOLD, _kept[1])
-        else:
-            mmap, trim = environment_thresholds()
-            lib.mallopt(M_MMAP_THRESHOLD, mmap)
-            lib.mallopt(M_TRIM_THRESHOLD, trim)
-            lib.malloc_trim(0)
+        _settle(lib)
+
+
+def _set(lib: Any, mmap_below: int, keep_free: int) -> bool:
+    """Both thresholds set (each tried even when the other is refused); whether both took."""
+    mmap_set = lib.mallopt(M_MMAP_THRESHOLD, mmap_below)
+    trim_set = lib.mallopt(M_TRIM_THRESHOLD, keep_free)
+    return bool(mmap_set and trim_set)
+
+
+def _settle(lib: Any) -> None:
+    """The process's own thresholds again: keep()'s, or the environment's with the free heap
+    handed back (malloc_trim)."""
+    if _kept is not None:
+        _set(lib, *_kept)
+        return
+    _set(lib, *environment_thresholds())
+    lib.malloc_trim(0)
 
 
 def environment_thresholds() -> tuple[int, int]:
