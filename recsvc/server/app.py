@@ -17,6 +17,7 @@ from recsvc.cache import open_cache
 from recsvc.errors import StoreUnavailable
 from recsvc.observability import configure_logging
 from recsvc.server import supervisor
+from recsvc.server.drain import stop_server
 from recsvc.server.graph import ServiceGraph, build_graph
 from recsvc.server.interceptors import AccessRule, interceptor
 from recsvc.server.servicers import RecommenderServicer, SegmentsServicer
@@ -166,7 +167,7 @@ async def serve(settings: Settings) -> None:
             "(grace %.1fs)", settings.drain_delay_s, graph.requests.in_flight, settings.grace_s,
         )
         await asyncio.sleep(settings.drain_delay_s)
-        await server.stop(settings.grace_s)
+        await stop_server(server, lambda: graph.requests.in_flight, settings.grace_s)
         log.info("server stopped; closing clients")
     log.info("shut down cleanly")
 

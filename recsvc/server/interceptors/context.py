@@ -57,15 +57,16 @@ class RequestContext:
             # The hot path of every cached Recommend: one flat coroutine, no context
             # managers (each generator-based one costs more than the memo hit it wraps).
             async def wrapper(request: Any, context: Context) -> Any:
-                request_id, given = _request_id(context)
-                if given:
-                    await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-                record = observability.CallRecord()
-                tokens = observability.bind(request_id, record)
+                # Counted from the first line: a shutdown waits for what this counts.
                 self.in_flight += 1
                 started = time.perf_counter()
+                request_id, given = _request_id(context)
+                record = observability.CallRecord()
+                tokens = observability.bind(request_id, record)
                 status = "OK"
                 try:
+                    if given:
+                        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
                     return await behavior(request, context)
                 except BaseException as exc:
                     status = _status_of(exc, context)
@@ -79,8 +80,10 @@ class RequestContext:
 
         def stream(behavior: Stream) -> Stream:
             async def wrapper(request: Any, context: Context) -> AsyncIterator[Any]:
-                request_id = await _echo_request_id(context)
+                request_id, given = _request_id(context)
                 with self._call(method, request_id, context):
+                    if given:
+                        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
                     async for response in behavior(request, context):
                         yield response
 
@@ -133,8 +136,3 @@ def _request_id(context: Context) -> tuple[str, bool]:
     return request_id, False
 
 
-async def _echo_request_id(context: Context) -> str:
-    request_id, given = _request_id(context)
-    if given:
-        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-    return request_id
