@@ -57,12 +57,12 @@ class RequestContext:
             # The hot path of every cached Recommend: one flat coroutine, no context
             # managers (each generator-based one costs more than the memo hit it wraps).
             async def wrapper(request: Any, context: Context) -> Any:
-                # Counted from the first line: a shutdown waits for what this counts.
-                self.in_flight += 1
-                started = time.perf_counter()
                 request_id, given = _request_id(context)
                 record = observability.CallRecord()
                 tokens = observability.bind(request_id, record)
+                # Counted before the first await: a shutdown waits for what this counts.
+                self.in_flight += 1
+                started = time.perf_counter()
                 status = "OK"
                 try:
                     if given:
