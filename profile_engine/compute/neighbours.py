@@ -34,9 +34,8 @@ def recent_history(items: pd.DataFrame, history: int) -> pd.DataFrame:
     """Each user's ``history`` most recently touched distinct products (newest first)."""
     uid = items["uid"].to_numpy()
     order = _newest_first(uid, items["last_ts"].to_numpy(), items["pcode"].to_numpy())
-    uid = uid[order]
-    firsts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else order[:0]
-    rank = np.arange(len(uid)) - np.repeat(firsts, np.diff(np.r_[firsts, len(uid)]))
+    starts = _user_starts(uid[order])
+    rank = np.arange(len(order)) - np.repeat(starts[:-1], np.diff(starts))
     return items.take(order[rank < history]).reset_index(drop=True)
 
 
